@@ -1,0 +1,1 @@
+"""The online engine, the stores, sessions, reports and the CLI."""

@@ -1,0 +1,98 @@
+"""Engine parameters, with units, and their validation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; the message names the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Parameters of the online engine. Times in seconds, frequencies in Hz.
+
+    Thresholds `k_*` are multiples of the adaptive rest spread of the activity
+    envelope; `*_floor` keep that spread from collapsing on an idealised sensor.
+    """
+
+    fs: float = 100.0  # Hz, grid both wrists are resampled onto
+    max_wait: float = 1.0  # s a side may lag the other before its samples count as missing
+    max_gap: float = 0.08  # s between two samples beyond which the span is missing, not bridged
+    gyro_lowpass: float = 12.0  # Hz, angular rate is smoothed to this band
+    acc_lowpass: float = 5.0  # Hz, acceleration before its derivative (noise grows with f)
+    still_gyro: float = 0.03  # rad/s, rms angular rate under which a wrist can be still
+    still_acc: float = 0.1  # m/s^2, rms of |acc| under which a wrist can be still
+    bias_weight: float = 0.2  # weight of a still epoch in the gyro bias estimate
+    baseline_epoch: float = 0.25  # s, rest statistics are updated once per epoch
+    baseline_rise: float = 0.05  # weight of a new rest epoch when the level goes up
+    baseline_fall: float = 0.3  # weight when it goes down: recover fast from a moving start
+    gyro_spread_floor: float = 0.003  # rad/s
+    acc_spread_floor: float = 0.015  # m/s^2
+    k_on: float = 8.0  # onset threshold, rest spreads above rest level
+    k_off: float = 4.0  # offset threshold
+    k_start: float = 2.0  # where the onset is backdated to
+    min_on: float = 0.03  # s above k_on before an onset is committed
+    min_off: float = 0.15  # s below k_off before a movement ends
+    max_backdate: float = 0.5  # s
+    settle: float = 0.5  # s after missing data during which no onset is committed
+    pre: float = 0.1  # s of the analysis window before the active onset
+    lag_window: float = 0.25  # s, contralateral activity up to this late is time-locked
+    max_duration: float = 4.0  # s, a longer movement is decided without its offset
+    k_mirror: float = 6.0  # contralateral peak above rest, in rest spreads, to count
+    min_coupling: float = 0.5  # envelope correlation needed for sub-threshold activity
+    bimanual_ratio: float = 0.6  # contra/active ratio from which both hands are intended
+    min_completeness: float = 0.8  # of the other side's window, below: indeterminate
+    grade_ratios: tuple[float, float, float] = field(default=(0.15, 0.4, 0.8))
+    # mirror_ratio from which grade 2, 3, 4 start (grade 1 below the first)
+
+    def __post_init__(self) -> None:
+        _positive(self, "fs", "max_wait", "max_gap", "baseline_epoch", "min_on", "min_off")
+        _positive(self, "k_on", "k_off", "k_mirror", "max_duration", "lag_window")
+        for name in ("gyro_lowpass", "acc_lowpass"):
+            if not 0 < getattr(self, name) < self.fs / 2:
+                raise ConfigError(f"{name}: must be between 0 and fs/2")
+        if self.lag_window < self.min_off:
+            raise ConfigError("lag_window must be >= min_off")
+        if not self.k_start < self.k_off < self.k_on:
+            raise ConfigError("k_start < k_off < k_on must hold")
+        g = self.grade_ratios
+        if not (len(g) == 3 and 0 < g[0] < g[1] < g[2] <= 1):
+            raise ConfigError(f"grade_ratios: need 0 < g2 < g3 < g4 <= 1, got {g}")
+        if not 0 < self.bimanual_ratio <= 1:
+            raise ConfigError("bimanual_ratio must be in (0, 1]")
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any], where: str = "engine") -> EngineConfig:
+        """Build from a parsed TOML table; unknown keys and bad types name the key."""
+        known = {f.name: f for f in fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in values.items():
+            if key not in known:
+                raise ConfigError(f"{where}.{key}: unknown key")
+            default = getattr(cls(), key)
+            if isinstance(default, tuple):
+                if not isinstance(value, list | tuple) or len(value) != len(default):
+                    raise ConfigError(f"{where}.{key}: expected a list of {len(default)} numbers")
+                value = tuple(float(v) for v in value)
+            elif not isinstance(value, int | float) or isinstance(value, bool):
+                raise ConfigError(f"{where}.{key}: expected a number, got {value!r}")
+            kwargs[key] = float(value)
+            if isinstance(default, tuple):
+                kwargs[key] = value
+        try:
+            return cls(**kwargs)
+        except ConfigError as e:
+            raise ConfigError(f"{where}: {e}") from None
+
+    def samples(self, seconds: float) -> int:
+        """A duration on the grid, in whole samples (at least one)."""
+        return max(1, round(seconds * self.fs))
+
+
+def _positive(cfg: EngineConfig, *names: str) -> None:
+    for name in names:
+        if not getattr(cfg, name) > 0:
+            raise ConfigError(f"{name} must be > 0, got {getattr(cfg, name)}")

@@ -1,0 +1,128 @@
+"""The online engine: blocks of both wrists in, onsets and movement events out.
+
+Pure and synchronous: time arrives with the data, nothing here reads a clock or
+does I/O, so the same engine runs live, on a replayed file and in tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.align import AlignedChunk, Aligner, SideChunk
+from pipeline.config import EngineConfig
+from pipeline.events import Event, MovementEvent, Onset
+from pipeline.filters import ActivityEnvelope
+from pipeline.history import History
+from pipeline.mirror import MirrorStage
+from pipeline.onset import OnsetDetector
+from sensors.types import ImuBlock, Side
+
+
+@dataclass(frozen=True, slots=True)
+class EngineStats:
+    """Counters a live view or report shows about the data the engine saw."""
+
+    rows: int  # grid rows processed
+    valid: dict[Side, int]  # rows with usable data, per side
+    late: dict[Side, int]  # samples that arrived behind the grid and were dropped
+    lost: dict[Side, int]  # samples the source reported lost
+
+
+class Engine:
+    """Composes alignment, envelopes, onset detection and the mirror stage."""
+
+    def __init__(self, cfg: EngineConfig | None = None) -> None:
+        self.cfg = cfg or EngineConfig()
+        c = self.cfg
+        self._aligner = Aligner(c.fs, c.max_wait, c.max_gap)
+        self._envelopes: dict[Side, ActivityEnvelope] = {}
+        look_back = c.pre + c.max_duration + c.lag_window + c.max_backdate + 2 * _STEP_S + 1.0
+        self._histories = {s: History(c.samples(look_back)) for s in Side}
+        self._detectors: dict[Side, OnsetDetector] = {}
+        self._mirror = MirrorStage(c, self._histories, self._detectors)
+        self._step = c.samples(_STEP_S)
+        self._rows = 0
+        self._valid = {Side.L: 0, Side.R: 0}
+
+    def set_task(self, task: str | None) -> None:
+        """Label the movements decided from now on with `task`."""
+        self._mirror.task = task
+
+    def feed(self, block: ImuBlock) -> list[Event]:
+        """Take one block of one side; return what became known, in order."""
+        chunk = self._aligner.process(block)
+        return [] if chunk is None else self._process(chunk)
+
+    def flush(self) -> list[Event]:
+        """End of data: process what is buffered and decide every open movement."""
+        chunk = self._aligner.flush()
+        events = [] if chunk is None else self._process(chunk)
+        if self._rows == 0:
+            return events
+        last = max(h.end for h in self._histories.values()) - 1
+        return events + [e for _, e in self._mirror.decide(last, final=True)]
+
+    def reset(self) -> None:
+        self._aligner.reset()
+        self._envelopes.clear()
+        self._detectors.clear()
+        self._mirror.reset()
+        self._rows = 0
+        self._valid = {Side.L: 0, Side.R: 0}
+
+    @property
+    def stats(self) -> EngineStats:
+        a = self._aligner.stats
+        return EngineStats(self._rows, dict(self._valid), dict(a.late), dict(a.lost))
+
+    def _process(self, chunk: AlignedChunk) -> list[Event]:
+        # Fixed-size steps bound the look-back a decision needs, whatever the chunk.
+        out: list[Event] = []
+        n = len(chunk)
+        for i in range(0, n, self._step):
+            out.extend(self._step_rows(chunk, i, min(i + self._step, n)))
+        self._rows += n
+        return out
+
+    def _step_rows(self, chunk: AlignedChunk, i0: int, i1: int) -> list[Event]:
+        start = chunk.start + i0
+        timeline: list[tuple[int, int, str, Event]] = []
+        for side in Side:
+            rows = chunk.sides[side]
+            valid = rows.valid[i0:i1]
+            if side not in self._detectors:
+                if not valid.any():
+                    self._histories[side].write(start, np.zeros(valid.shape[0]), valid)
+                    continue
+                gyro = rows.gyr is not None
+                floor = self.cfg.gyro_spread_floor if gyro else self.cfg.acc_spread_floor
+                self._detectors[side] = OnsetDetector(self.cfg, side, floor)
+                self._envelopes[side] = ActivityEnvelope(self.cfg, gyro)
+            sub = SideChunk(
+                acc=rows.acc[i0:i1],
+                gyr=None if rows.gyr is None else rows.gyr[i0:i1],
+                valid=valid,
+            )
+            env = self._envelopes[side].process(start, sub)
+            self._histories[side].write(start, env, valid)
+            self._valid[side] += int(valid.sum())
+            for m in self._detectors[side].process(start, env, valid, self._histories[side]):
+                self._mirror.add(m)
+                onset = Onset(
+                    side=side, t=m.onset / self.cfg.fs, detected_at=m.detected / self.cfg.fs
+                )
+                timeline.append((m.detected, 0, side.value, onset))
+        for d, event in self._mirror.decide(start + (i1 - i0) - 1):
+            timeline.append((d, 1, event.active.value, event))
+        timeline.sort(key=lambda item: item[:3])
+        return [item[3] for item in timeline]
+
+
+_STEP_S = 0.5  # s of grid rows processed at a time
+
+
+def movements(events: list[Event]) -> list[MovementEvent]:
+    """The movement events of an event list, in order."""
+    return [e for e in events if isinstance(e, MovementEvent)]

@@ -1,0 +1,191 @@
+"""From voluntary movements and the other hand's activity to MovementEvents.
+
+A movement is decided once its window is complete: from `pre` before its onset
+to `lag_window` after its offset (or after `max_duration`, for long ones). Two
+onsets of opposite sides within `lag_window` of each other are one movement:
+the stronger side is the active one. Everything a decision reads is fixed by
+grid rows up to its decision row, so any split of the input decides alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.config import EngineConfig
+from pipeline.events import Kind, MovementEvent
+from pipeline.history import History
+from pipeline.onset import Movement, OnsetDetector
+from sensors.types import FloatArray, Side
+
+
+@dataclass(frozen=True, slots=True)
+class _Decided:
+    movement: Movement
+    absorbs: bool  # its event already covers activity of the other side
+
+
+class MirrorStage:
+    """Holds movements until their window is complete, then classifies them."""
+
+    def __init__(
+        self,
+        cfg: EngineConfig,
+        histories: dict[Side, History],
+        detectors: dict[Side, OnsetDetector],
+    ) -> None:
+        self._cfg = cfg
+        self._hist = histories
+        self._det = detectors
+        self._pre = cfg.samples(cfg.pre)
+        self._post = cfg.samples(cfg.lag_window)
+        self._max_dur = cfg.samples(cfg.max_duration)
+        self._min_off = cfg.samples(cfg.min_off)
+        self._pending: list[Movement] = []
+        self._recent: list[_Decided] = []
+        self.task: str | None = None
+
+    def add(self, movement: Movement) -> None:
+        self._pending.append(movement)
+
+    def reset(self) -> None:
+        self._pending.clear()
+        self._recent.clear()
+
+    def decide(self, now: int, final: bool = False) -> list[tuple[int, MovementEvent]]:
+        """Decide every movement whose decision row is <= `now` (all when `final`).
+
+        Returns (decision row, event) pairs in decision order.
+        """
+        out: list[tuple[int, MovementEvent]] = []
+        while self._pending:
+            d, m = min(((self._decision_row(m), m) for m in self._pending), key=_order)
+            if d > now and not final:
+                break
+            self._pending.remove(m)
+            d = min(d, now + 1) if final else d
+            event = self._classify(m, d)
+            if event is not None:
+                out.append((d, event))
+        # generous: a later decision may still pair with anything this recent
+        horizon = now - 2 * (self._pre + self._max_dur + 2 * self._post)
+        self._recent = [r for r in self._recent if r.movement.onset >= horizon]
+        return out
+
+    def _end_row(self, m: Movement, d: int) -> int | None:
+        """Offset row if it was known by row `d` and within max_duration, else None."""
+        if m.offset is None or m.offset + self._min_off - 1 > d:
+            return None
+        return m.offset if m.offset <= m.onset + self._max_dur else None
+
+    def _decision_row(self, m: Movement) -> int:
+        capped = m.onset + self._max_dur + self._post
+        end = self._end_row(m, capped)
+        return capped if end is None else end + self._post
+
+    def _absorbed(self, m: Movement) -> bool:
+        """Whether an event already decided covers `m` as the other hand's activity."""
+        return any(
+            r.absorbs
+            and r.movement.side is not m.side
+            and abs(r.movement.onset - m.onset) <= self._post
+            for r in self._recent
+        )
+
+    def _partner(self, m: Movement, d: int) -> Movement | None:
+        """The closest other-side onset within lag_window of `m`, known by row `d`."""
+        near = [
+            c
+            for c in self._pending
+            if c.side is not m.side and c.detected <= d and abs(c.onset - m.onset) <= self._post
+        ]
+        return min(near, key=lambda c: (abs(c.onset - m.onset), c.onset), default=None)
+
+    def _classify(self, m: Movement, d: int) -> MovementEvent | None:
+        if self._absorbed(m):
+            return None
+        cfg = self._cfg
+        partner = self._partner(m, d)
+        if partner is not None:
+            self._pending.remove(partner)
+        a0 = m.onset - self._pre
+        env = {s: self._hist[s].window(a0, min(d, self._hist[s].end)) for s in Side}
+        rest = {s: self._det[s].rest_at(m.onset) if s in self._det else None for s in Side}
+        excess: dict[Side, FloatArray] = {}
+        for s in Side:
+            e, v = env[s]
+            r = rest[s]
+            level = r[0] if r is not None else 0.0
+            excess[s] = np.where(v, np.maximum(e - level, 0.0), 0.0)
+        active, contra = m, partner
+        if partner is not None and excess[partner.side].max() > excess[m.side].max():
+            active, contra = partner, m
+        a, c = active.side, active.side.other
+        completeness = {s: float(env[s][1].mean()) if env[s][1].size else 0.0 for s in Side}
+        peak_a = float(excess[a].max())
+        peak_c = float(excess[c].max())
+        coupling, xlag = _coupling(excess[a], excess[c], self._post)
+        rest_c = rest[c]
+        significant = contra is not None or (
+            rest_c is not None
+            and peak_c > cfg.k_mirror * rest_c[1]
+            and coupling >= cfg.min_coupling
+        )
+        ratio = peak_c / peak_a if significant and peak_a > 0 else 0.0
+        lag_ms: float | None = None
+        if significant:
+            kind = Kind.BIMANUAL if ratio >= cfg.bimanual_ratio else Kind.MIRROR
+            lag = (contra.onset - active.onset) if contra is not None else xlag
+            lag_ms = lag / cfg.fs * 1000.0
+        else:
+            incomplete = rest_c is None or completeness[c] < cfg.min_completeness
+            kind = Kind.INDETERMINATE if incomplete else Kind.UNIMANUAL
+        self._recent.append(_Decided(active, absorbs=significant))
+        end = self._end_row(active, d)
+        return MovementEvent(
+            t_onset=active.onset / cfg.fs,
+            t_offset=None if end is None else end / cfg.fs,
+            active=a,
+            kind=kind,
+            mirror_ratio=ratio,
+            lag_ms=lag_ms,
+            coupling=coupling,
+            grade=grade(ratio, cfg.grade_ratios) if kind is Kind.MIRROR else 0,
+            peak_active=peak_a,
+            peak_contra=peak_c,
+            completeness=completeness,
+            detected_at=active.detected / cfg.fs,
+            decided_at=d / cfg.fs,
+            task=self.task,
+        )
+
+
+def grade(ratio: float, thresholds: tuple[float, float, float]) -> int:
+    """Woods & Teuber-like grade 1-4 of detected mirror activity of size `ratio`."""
+    return 1 + sum(ratio >= t for t in thresholds)
+
+
+def _coupling(a: FloatArray, c: FloatArray, max_lag: int) -> tuple[float, int]:
+    """Peak Pearson correlation of `c` delayed by -max_lag..max_lag rows, and its lag."""
+    n = a.shape[0]
+    best, best_lag = 0.0, 0
+    for lag in range(-max_lag, max_lag + 1):
+        if lag >= 0:
+            x, y = a[: n - lag], c[lag:]
+        else:
+            x, y = a[-lag:], c[: n + lag]
+        if x.shape[0] < 3:
+            continue
+        xs, ys = x - x.mean(), y - y.mean()
+        den = float(np.sqrt(np.dot(xs, xs) * np.dot(ys, ys)))
+        if den > 0:
+            r = float(np.dot(xs, ys)) / den
+            if r > best:
+                best, best_lag = r, lag
+    return best, best_lag
+
+
+def _order(item: tuple[int, Movement]) -> tuple[int, int, str]:
+    d, m = item
+    return d, m.onset, m.side.value

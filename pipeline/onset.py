@@ -1,0 +1,168 @@
+"""Per-side movement onset and offset detection against an adaptive rest level."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.align import BoolArray
+from pipeline.config import EngineConfig
+from pipeline.history import History
+from sensors.types import FloatArray, Side
+
+
+@dataclass(slots=True)
+class Movement:
+    """One side's movement as the detector sees it; filled in while it goes on.
+
+    Indices are grid rows. `level` and `spread` are the rest statistics in force
+    when the onset was committed (units of the envelope).
+    """
+
+    side: Side
+    onset: int
+    detected: int
+    level: float
+    spread: float
+    peak: float  # envelope above `level`, largest so far
+    offset: int | None = None
+
+
+class OnsetDetector:
+    """Hysteresis detector on one side's activity envelope.
+
+    An onset is committed after the envelope stayed above level + k_on * spread
+    for `min_on`, and backdated to where it last was at or below
+    level + k_start * spread. The movement ends after `min_off` below
+    level + k_off * spread. The rest level and spread are the median and MAD of
+    the envelope over rest epochs of fixed grid length, so thresholds change at
+    the same rows however the input is split.
+    """
+
+    def __init__(self, cfg: EngineConfig, side: Side, spread_floor: float) -> None:
+        self._cfg = cfg
+        self._side = side
+        self._floor = spread_floor
+        self._epoch = cfg.samples(cfg.baseline_epoch)
+        self._min_on = cfg.samples(cfg.min_on)
+        self._min_off = cfg.samples(cfg.min_off)
+        self._settle = cfg.samples(cfg.settle)
+        self._max_back = cfg.samples(cfg.max_backdate)
+        # rest statistics stay queryable as long as the mirror stage can look back
+        look_back = cfg.pre + cfg.max_duration + cfg.lag_window + cfg.max_backdate + 1.0
+        self._keep = cfg.samples(look_back) // self._epoch + 2
+        self.reset()
+
+    def reset(self) -> None:
+        self.level: float | None = None
+        self.spread = self._floor
+        self._active: Movement | None = None
+        self._above = 0
+        self._below = 0
+        self._settle_until = 0
+        self._rest: list[float] = []
+        self._past: deque[tuple[int, float, float]] = deque(maxlen=self._keep)
+
+    def process(
+        self, start: int, env: FloatArray, valid: BoolArray, history: History
+    ) -> list[Movement]:
+        """Rows [start, start + n) of the envelope; returns the onsets committed in them.
+
+        `history` must already hold these rows (backdating reads it). Offsets of
+        movements returned earlier are filled in place.
+        """
+        committed: list[Movement] = []
+        e = env.tolist()
+        v = valid.tolist()
+        th_on, th_off = self._thresholds()
+        for j, x in enumerate(e):
+            idx = start + j
+            if not v[j]:
+                self._settle_until = idx + self._settle
+                self._above = 0
+                if self._active is not None:
+                    self._count_below(idx)
+            elif self._active is not None:
+                assert self.level is not None
+                self._active.peak = max(self._active.peak, x - self.level)
+                if x < th_off:
+                    self._count_below(idx)
+                else:
+                    self._below = 0
+            elif x > th_on and idx >= self._settle_until and self.level is not None:
+                self._above += 1
+                if self._above >= self._min_on:
+                    committed.append(self._commit(idx, history))
+            else:
+                self._above = 0
+                self._rest.append(x)
+            if (idx + 1) % self._epoch == 0:
+                self._end_epoch(idx)
+                th_on, th_off = self._thresholds()
+        return committed
+
+    def _thresholds(self) -> tuple[float, float]:
+        if self.level is None:
+            return np.inf, np.inf
+        return (
+            self.level + self._cfg.k_on * self.spread,
+            self.level + self._cfg.k_off * self.spread,
+        )
+
+    def _count_below(self, idx: int) -> None:
+        assert self._active is not None
+        self._below += 1
+        if self._below >= self._min_off:
+            self._active.offset = idx - self._below + 1
+            self._active = None
+            self._below = 0
+
+    def _commit(self, idx: int, history: History) -> Movement:
+        assert self.level is not None
+        first_above = idx - self._above + 1
+        lo = max(first_above - self._max_back, 0)
+        env, valid = history.window(lo, first_above)
+        start_th = self.level + self._cfg.k_start * self.spread
+        quiet = np.flatnonzero((env <= start_th) | ~valid)
+        onset = lo + int(quiet[-1]) if quiet.size else lo
+        peak_env, _ = history.window(first_above, idx + 1)
+        mov = Movement(
+            side=self._side,
+            onset=onset,
+            detected=idx,
+            level=self.level,
+            spread=self.spread,
+            peak=float(peak_env.max()) - self.level,
+        )
+        self._active = mov
+        self._above = 0
+        self._below = 0
+        return mov
+
+    def rest_at(self, idx: int) -> tuple[float, float] | None:
+        """Rest level and spread that were in force at grid row `idx`, if known."""
+        found = None
+        for start, level, spread in self._past:
+            if start > idx:
+                break
+            found = (level, spread)
+        return found
+
+    def _end_epoch(self, idx: int) -> None:
+        # Only an epoch entirely at rest and valid says anything about rest.
+        rest = self._rest
+        self._rest = []
+        if len(rest) < self._epoch:
+            return
+        arr = np.asarray(rest)
+        med = float(np.median(arr))
+        mad = max(1.4826 * float(np.median(np.abs(arr - med))), self._floor)
+        if self.level is None:
+            self.level, self.spread = med, mad
+        else:
+            w = self._cfg.baseline_fall if med < self.level else self._cfg.baseline_rise
+            self.level += w * (med - self.level)
+            self.spread = max(self.spread + w * (mad - self.spread), self._floor)
+        self._past.append((idx + 1, self.level, self.spread))

@@ -1,0 +1,1 @@
+"""Durable stores: the local spool and the InfluxDB writer."""

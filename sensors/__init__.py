@@ -1,0 +1,1 @@
+"""Everything that produces IMU samples on the session clock."""

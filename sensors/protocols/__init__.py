@@ -1,0 +1,1 @@
+"""Pure byte decoders, one module per device family (RawPacket -> ImuBlock)."""
