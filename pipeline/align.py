@@ -155,9 +155,10 @@ class Aligner:
         high = max(b.watermark for b in self._buffers.values())
         k_end = math.floor(high * fs + _EPS)
         if not final:
-            timed_out = math.ceil((high - self._max_wait) * fs - _EPS) - 1
+            waited = high - self._max_wait
+            timed_out = math.ceil(waited * fs - _EPS) - 1 if math.isfinite(waited) else -1
             for buf in self._buffers.values():
-                covered = math.floor(buf.watermark * fs + _EPS) if buf.t.size else timed_out
+                covered = math.floor(buf.watermark * fs + _EPS) if buf.t.size else -1
                 k_end = min(k_end, max(covered, timed_out))
         if k_end < self._next:
             return None

@@ -161,7 +161,8 @@ def _epoch_spans(start: int, n: int, epoch: int) -> list[tuple[int, int]]:
 
 
 def _magnitude(y: FloatArray) -> FloatArray:
-    return np.sqrt((y * y).sum(axis=1))
+    out: FloatArray = np.sqrt((y * y).sum(axis=1))
+    return out
 
 
 def _runs(valid: BoolArray) -> list[tuple[int, int]]:

@@ -1,0 +1,406 @@
+"""The spool: the embedded, durable local store (DESIGN.md §5).
+
+One SQLite file per data directory, in WAL mode with `synchronous=FULL`: a call
+that stores events or samples returns only after its transaction is committed
+and on disk. Rows get increasing integer ids, so a writer to InfluxDB can drain
+them in order and remove them once the server acknowledged them.
+
+A `Spool` object is one connection. It may be used from any thread (for example
+via `asyncio.to_thread`) but by one caller at a time; other processes may open
+the same file concurrently (WAL readers never block the writer).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import secrets
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import repeat
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.events import MovementEvent
+from sensors.types import ImuBlock, Side
+
+SCHEMA_VERSION = 1
+SPOOL_FILENAME = "spool.sqlite"
+SUBJECT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
+BUSY_TIMEOUT_S = 10.0
+"""How long a write waits for another connection's write transaction, seconds."""
+
+_SUBJECT_RE = re.compile(SUBJECT_PATTERN)
+
+_SCHEMA = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        subject TEXT NOT NULL,
+        source TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        ended_at REAL,
+        meta TEXT NOT NULL
+    )""",
+    # AUTOINCREMENT: ids are never reused, even after the newest rows were
+    # drained and deleted, so "everything above id N" stays a valid cursor.
+    """CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id TEXT NOT NULL REFERENCES sessions(id),
+        t_onset REAL NOT NULL,
+        active TEXT NOT NULL CHECK (active IN ('L', 'R')),
+        kind TEXT NOT NULL,
+        grade INTEGER NOT NULL CHECK (grade BETWEEN 0 AND 4),
+        data TEXT NOT NULL
+    )""",
+    "CREATE INDEX events_session ON events (session_id, t_onset)",
+    """CREATE TABLE samples (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id TEXT NOT NULL REFERENCES sessions(id),
+        side TEXT NOT NULL CHECK (side IN ('L', 'R')),
+        t REAL NOT NULL,
+        ax REAL NOT NULL, ay REAL NOT NULL, az REAL NOT NULL,
+        gx REAL, gy REAL, gz REAL
+    )""",
+    # Index entries carry the rowid, so this also serves "ORDER BY id" per side.
+    "CREATE INDEX samples_session_side ON samples (session_id, side)",
+    f"INSERT INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}')",
+)
+
+_SESSION_COLUMNS = """
+    SELECT s.id, s.subject, s.source, s.mode, s.started_at, s.ended_at, s.meta,
+           (SELECT count(*) FROM events e WHERE e.session_id = s.id)
+    FROM sessions s"""
+_NEWEST_FIRST = "ORDER BY s.started_at DESC, s.id DESC"
+
+
+class SpoolError(Exception):
+    """A spool problem worth one line to the user (bad file, unknown session, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """One stored session.
+
+    `id` is the UTC wall-clock start plus 4 random hex digits, e.g.
+    "20261126-105342-a1b2", so ids sort by start whatever the local time zone.
+    `started_at`/`ended_at` are unix seconds; `events` counts stored events.
+    """
+
+    id: str
+    subject: str
+    source: str
+    mode: str
+    started_at: float
+    ended_at: float | None
+    meta: dict[str, str]
+    events: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """A movement event with its spool row id and session."""
+
+    id: int
+    session_id: str
+    event: MovementEvent
+
+
+class Spool:
+    """Sessions, movement events and raw samples in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SpoolError(f"cannot create the spool directory {path.parent}: {exc}") from exc
+        try:
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a commit
+            # happens exactly where the docstrings say. check_same_thread=False
+            # lets the session run calls in worker threads (one at a time).
+            self._db = sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise SpoolError(f"cannot open the spool {path}: {exc}") from exc
+        try:
+            self._setup()
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise SpoolError(f"cannot use the spool {path}: {exc}") from exc
+        except SpoolError:
+            self._db.close()
+            raise
+
+    @classmethod
+    def in_dir(cls, data_dir: Path) -> Spool:
+        """The spool of a data directory (`<data_dir>/spool.sqlite`)."""
+        return cls(data_dir / SPOOL_FILENAME)
+
+    def _setup(self) -> None:
+        mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode != "wal":
+            # e.g. some network file systems: without WAL, readers block the writer.
+            raise SpoolError(f"the spool {self.path} cannot use WAL mode (got {mode!r})")
+        # FULL also syncs the WAL on every commit: a committed event survives power loss.
+        self._db.execute("PRAGMA synchronous = FULL")
+        self._db.execute("PRAGMA foreign_keys = ON")
+        if not self._has_table("meta"):
+            with self._write() as db:
+                tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master")]
+                if not tables:
+                    for statement in _SCHEMA:
+                        db.execute(statement)
+                elif "meta" not in tables:
+                    raise SpoolError(f"{self.path} is an SQLite file but not a MirrorWatch spool")
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        version = int(row[0]) if row is not None and str(row[0]).isdigit() else None
+        if version is None:
+            raise SpoolError(f"{self.path} has no valid schema version: not a MirrorWatch spool")
+        if version > SCHEMA_VERSION:
+            raise SpoolError(
+                f"the spool {self.path} has schema version {version}, newer than this "
+                f"MirrorWatch understands ({SCHEMA_VERSION}): upgrade MirrorWatch"
+            )
+        if version != SCHEMA_VERSION:
+            raise SpoolError(f"the spool {self.path} has unsupported schema version {version}")
+
+    def _has_table(self, name: str) -> bool:
+        sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+        return self._db.execute(sql, (name,)).fetchone() is not None
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, committed (and synced) when the block ends."""
+        try:
+            # IMMEDIATE takes the write lock now (waiting up to the busy timeout)
+            # rather than failing halfway through the transaction.
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise SpoolError(f"cannot write to the spool {self.path}: {exc}") from exc
+        try:
+            yield self._db
+            self._db.execute("COMMIT")
+        except BaseException as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise SpoolError(f"cannot write to the spool {self.path}: {exc}") from exc
+            raise
+
+    def _require_session(self, session_id: str) -> None:
+        row = self._db.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        if row is None:
+            raise SpoolError(f"unknown session {session_id!r}")
+
+    # -- sessions --------------------------------------------------------------
+
+    def start_session(
+        self,
+        *,
+        subject: str,
+        source: str,
+        mode: str,
+        started_at: float,
+        meta: Mapping[str, str] | None = None,
+    ) -> SessionInfo:
+        """Record a new session; `subject` must be a pseudonym (SUBJECT_PATTERN)."""
+        if not _SUBJECT_RE.fullmatch(subject):
+            # The refused value is not echoed: it may be a real name headed for a log.
+            raise SpoolError(
+                "subject must be a pseudonym: letters, digits, '_', '.', '-', at most "
+                "32 characters, starting with a letter or digit (no names, no e-mails)"
+            )
+        if not math.isfinite(started_at):
+            raise SpoolError(f"session start must be a finite time, not {started_at}")
+        meta_dict = dict(meta or {})
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(started_at))
+        # Two sessions may start in the same second: retry on the rare id clash.
+        for _ in range(16):
+            session_id = f"{stamp}-{secrets.token_hex(2)}"
+            with self._write() as db:
+                if db.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone():
+                    continue
+                db.execute(
+                    "INSERT INTO sessions (id, subject, source, mode, started_at, meta)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (session_id, subject, source, mode, started_at, json.dumps(meta_dict)),
+                )
+            return SessionInfo(session_id, subject, source, mode, started_at, None, meta_dict, 0)
+        raise SpoolError(f"could not find a free session id for {stamp}")
+
+    def end_session(self, session_id: str, ended_at: float) -> None:
+        """Record when a session ended (unix seconds)."""
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE sessions SET ended_at = ? WHERE id = ?", (ended_at, session_id)
+            )
+            if cursor.rowcount == 0:
+                raise SpoolError(f"unknown session {session_id!r}")
+
+    def sessions(self) -> list[SessionInfo]:
+        """All sessions, newest first."""
+        rows = self._db.execute(f"{_SESSION_COLUMNS} {_NEWEST_FIRST}").fetchall()
+        return [_session_info(r) for r in rows]
+
+    def session(self, ref: str) -> SessionInfo:
+        """The session named by `ref`: an id, a unique id prefix, or "latest"."""
+        if ref == "latest":
+            row = self._db.execute(f"{_SESSION_COLUMNS} {_NEWEST_FIRST} LIMIT 1").fetchone()
+            if row is None:
+                raise SpoolError("no session 'latest': the spool has no sessions")
+            return _session_info(row)
+        if not ref:
+            raise SpoolError("empty session reference")
+        rows = self._db.execute(
+            f"{_SESSION_COLUMNS} WHERE substr(s.id, 1, ?) = ? ORDER BY s.id LIMIT 6",
+            (len(ref), ref),
+        ).fetchall()
+        exact = [r for r in rows if r[0] == ref]
+        if exact or len(rows) == 1:
+            return _session_info((exact or rows)[0])
+        if not rows:
+            raise SpoolError(f"no session matches {ref!r}")
+        candidates = ", ".join(r[0] for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
+        raise SpoolError(f"session {ref!r} is ambiguous: {candidates}")
+
+    # -- events ----------------------------------------------------------------
+
+    def add_events(self, session_id: str, events: Sequence[MovementEvent]) -> list[int]:
+        """Store a batch of events atomically; committed on return. Returns their row ids."""
+        rows = []
+        for i, event in enumerate(events):
+            try:
+                d = event.to_json_dict()
+                data = json.dumps(d, separators=(",", ":"), allow_nan=False)
+            except ValueError as exc:
+                raise SpoolError(f"event {i} of the batch cannot be stored: {exc}") from exc
+            rows.append((session_id, d["t_onset"], d["active"], d["kind"], d["grade"], data))
+        if not rows:
+            return []
+        ids = []
+        with self._write() as db:
+            self._require_session(session_id)
+            for row in rows:
+                cursor = db.execute(
+                    "INSERT INTO events (session_id, t_onset, active, kind, grade, data)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    row,
+                )
+                assert cursor.lastrowid is not None  # always set after an INSERT
+                ids.append(cursor.lastrowid)
+        return ids
+
+    def events(self, session_id: str | None = None) -> list[StoredEvent]:
+        """Stored events in decision order (row id), of one session or of all."""
+        if session_id is None:
+            rows = self._db.execute("SELECT id, session_id, data FROM events ORDER BY id")
+        else:
+            self._require_session(session_id)
+            rows = self._db.execute(
+                "SELECT id, session_id, data FROM events WHERE session_id = ? ORDER BY id",
+                (session_id,),
+            )
+        return [
+            StoredEvent(row_id, sid, MovementEvent.from_json_dict(json.loads(data)))
+            for row_id, sid, data in rows
+        ]
+
+    # -- raw samples -----------------------------------------------------------
+
+    def add_samples(self, session_id: str, block: ImuBlock) -> int:
+        """Store a block's samples in one transaction; committed on return. Returns rows.
+
+        The block must continue its side's stored samples (later timestamps, gyro
+        present or absent alike), so `samples()` can always rebuild a valid block.
+        `seq` and `lost` are not stored: losses are reported with the link statistics.
+        """
+        n = len(block)
+        if n == 0:
+            return 0
+        values = block.acc if block.gyr is None else np.hstack([block.acc, block.gyr])
+        if not bool(np.isfinite(block.t).all() and np.isfinite(values).all()):
+            # SQLite would store NaN as NULL and lose the difference silently.
+            raise SpoolError(f"non-finite sample values in a {block.side} block, not stored")
+        t = block.t.tolist()
+        ax, ay, az = block.acc.T.tolist()
+        if block.gyr is None:
+            gx = gy = gz = list(repeat(None, n))
+        else:
+            gx, gy, gz = block.gyr.T.tolist()
+        side = block.side.value
+        with self._write() as db:
+            self._require_session(session_id)
+            last = db.execute(
+                "SELECT t, gx IS NOT NULL FROM samples WHERE session_id = ? AND side = ?"
+                " ORDER BY id DESC LIMIT 1",
+                (session_id, side),
+            ).fetchone()
+            if last is not None and t[0] <= last[0]:
+                raise SpoolError(
+                    f"{side} samples must continue after t={last[0]} s, block starts at {t[0]} s"
+                )
+            if last is not None and bool(last[1]) != block.has_gyro:
+                raise SpoolError(f"{side} blocks of one session must all have gyro or none")
+            db.executemany(
+                "INSERT INTO samples (session_id, side, t, ax, ay, az, gx, gy, gz)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                zip(repeat(session_id), repeat(side), t, ax, ay, az, gx, gy, gz, strict=False),
+            )
+        return n
+
+    def samples(self, session_id: str, side: Side) -> ImuBlock | None:
+        """All stored samples of one side as one block, None if there are none."""
+        self._require_session(session_id)
+        rows = self._db.execute(
+            "SELECT t, ax, ay, az, gx, gy, gz FROM samples"
+            " WHERE session_id = ? AND side = ? ORDER BY id",
+            (session_id, side.value),
+        ).fetchall()
+        if not rows:
+            return None
+        # NULL gyro cells become NaN; add_samples keeps a side all-NULL or none.
+        a = np.array(rows, dtype=np.float64)
+        gyr = None if math.isnan(a[0, 4]) else a[:, 4:].copy()
+        return ImuBlock(side=side, t=a[:, 0].copy(), acc=a[:, 1:4].copy(), gyr=gyr)
+
+    # -- housekeeping ----------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        """Rows per kind: {"sessions": n, "events": n, "samples": n}."""
+        return {
+            table: int(self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+            for table in ("sessions", "events", "samples")
+        }
+
+    def close(self) -> None:
+        """Close the connection; every stored row is already committed."""
+        self._db.close()
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _session_info(row: Sequence[Any]) -> SessionInfo:
+    sid, subject, source, mode, started_at, ended_at, meta, n_events = row
+    return SessionInfo(
+        id=sid,
+        subject=subject,
+        source=source,
+        mode=mode,
+        started_at=started_at,
+        ended_at=ended_at,
+        meta=json.loads(meta),
+        events=n_events,
+    )
