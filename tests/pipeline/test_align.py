@@ -15,7 +15,10 @@ def _block(side: Side, t: np.ndarray, value: np.ndarray | None = None, lost: int
     return ImuBlock(side=side, t=t, acc=v, gyr=v * 0.1, lost=lost)
 
 
-def _collect(chunks: list[AlignedChunk | None]) -> tuple[np.ndarray, dict[Side, np.ndarray], dict[Side, np.ndarray]]:
+Grid = tuple[np.ndarray, dict[Side, np.ndarray], dict[Side, np.ndarray]]
+
+
+def _collect(chunks: list[AlignedChunk | None]) -> Grid:
     got = [c for c in chunks if c is not None]
     t = np.concatenate([c.t for c in got])
     acc = {s: np.vstack([c.sides[s].acc for c in got]) for s in Side}
@@ -81,7 +84,8 @@ def test_any_split_gives_the_same_grid() -> None:
     rng = np.random.default_rng(5)
     t = np.cumsum(rng.uniform(0.008, 0.012, 600))
     whole = Aligner(100.0, math.inf, 0.05)
-    w = _collect([whole.process(_block(Side.L, t)), whole.process(_block(Side.R, t)), whole.flush()])
+    first = whole.process(_block(Side.L, t))
+    w = _collect([first, whole.process(_block(Side.R, t)), whole.flush()])
     al = Aligner(100.0, 1.0, 0.05)
     chunks = []
     for a in range(0, 600, 7):

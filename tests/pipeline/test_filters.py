@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from scipy import signal
@@ -14,7 +16,7 @@ from pipeline.filters import ActivityEnvelope, SosFilter
 def _splits(n: int, rng: np.random.Generator) -> list[tuple[int, int]]:
     cuts = np.sort(rng.choice(np.arange(1, n), size=n // 7, replace=False))
     edges = [0, *cuts.tolist(), n]
-    return list(zip(edges[:-1], edges[1:], strict=True))
+    return list(itertools.pairwise(edges))
 
 
 def test_sos_filter_in_pieces_equals_sosfilt_on_whole() -> None:
@@ -42,7 +44,7 @@ def _chunk(acc: np.ndarray, gyr: np.ndarray | None, valid: np.ndarray) -> SideCh
 def test_envelope_is_split_invariant_with_gaps(gyro: bool) -> None:
     rng = np.random.default_rng(2)
     n = 900
-    acc = rng.normal(0, 0.03, (n, 3)) + [0.0, 0.0, 9.81]
+    acc = rng.normal(0, 0.03, (n, 3)) + np.array([0.0, 0.0, 9.81])
     gyr = rng.normal(0, 0.005, (n, 3)) + 0.02
     gyr[300:350, 1] += np.hanning(50) * 2.0
     valid = np.ones(n, dtype=bool)
@@ -65,8 +67,8 @@ def test_envelope_is_split_invariant_with_gaps(gyro: bool) -> None:
 def test_gyro_envelope_removes_bias_and_sees_movement() -> None:
     rng = np.random.default_rng(3)
     n = 1000
-    acc = rng.normal(0, 0.02, (n, 3)) + [0.0, 0.0, 9.81]
-    gyr = rng.normal(0, 0.004, (n, 3)) + [0.05, -0.03, 0.02]  # bias of 0.06 rad/s
+    acc = rng.normal(0, 0.02, (n, 3)) + np.array([0.0, 0.0, 9.81])
+    gyr = rng.normal(0, 0.004, (n, 3)) + np.array([0.05, -0.03, 0.02])  # bias of 0.06 rad/s
     gyr[600:650, 2] += np.hanning(50) * 1.5
     env = ActivityEnvelope(EngineConfig(), True).process(0, _chunk(acc, gyr, np.ones(n, bool)))
     assert np.median(env[300:590]) < 0.015  # bias gone once still epochs were seen
