@@ -36,6 +36,7 @@ class EngineConfig:
     k_start: float = 2.0  # where the onset is backdated to
     min_on: float = 0.03  # s above k_on before an onset is committed
     min_off: float = 0.15  # s below k_off before a movement ends
+    min_peak: float = 0.15  # envelope units (~rad/s) a voluntary movement must reach
     max_backdate: float = 0.5  # s
     settle: float = 0.5  # s after missing data during which no onset is committed
     pre: float = 0.1  # s of the analysis window before the active onset
@@ -66,30 +67,36 @@ class EngineConfig:
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any], where: str = "engine") -> EngineConfig:
-        """Build from a parsed TOML table; unknown keys and bad types name the key."""
-        known = {f.name: f for f in fields(cls)}
+        """Build from a parsed TOML table; unknown keys and bad values name the key."""
+        defaults = cls()
+        known = {f.name for f in fields(cls)}
         kwargs: dict[str, Any] = {}
         for key, value in values.items():
             if key not in known:
                 raise ConfigError(f"{where}.{key}: unknown key")
-            default = getattr(cls(), key)
+            default = getattr(defaults, key)
             if isinstance(default, tuple):
-                if not isinstance(value, list | tuple) or len(value) != len(default):
+                if not isinstance(value, list) or len(value) != len(default):
                     raise ConfigError(f"{where}.{key}: expected a list of {len(default)} numbers")
-                value = tuple(float(v) for v in value)
-            elif not isinstance(value, int | float) or isinstance(value, bool):
+                if not all(_is_number(v) for v in value):
+                    raise ConfigError(f"{where}.{key}: expected numbers, got {value!r}")
+                kwargs[key] = tuple(float(v) for v in value)
+            elif _is_number(value):
+                kwargs[key] = float(value)
+            else:
                 raise ConfigError(f"{where}.{key}: expected a number, got {value!r}")
-            kwargs[key] = float(value)
-            if isinstance(default, tuple):
-                kwargs[key] = value
         try:
             return cls(**kwargs)
         except ConfigError as e:
-            raise ConfigError(f"{where}: {e}") from None
+            raise ConfigError(f"{where}.{e}") from None
 
     def samples(self, seconds: float) -> int:
         """A duration on the grid, in whole samples (at least one)."""
         return max(1, round(seconds * self.fs))
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
 
 
 def _positive(cfg: EngineConfig, *names: str) -> None:

@@ -124,6 +124,8 @@ class MirrorStage:
         a, c = active.side, active.side.other
         completeness = {s: float(env[s][1].mean()) if env[s][1].size else 0.0 for s in Side}
         peak_a = float(excess[a].max())
+        if peak_a < cfg.min_peak:
+            return None  # a twitch or jitter at rest, not a voluntary movement
         peak_c = float(excess[c].max())
         coupling, xlag = _coupling(excess[a], excess[c], self._post)
         rest_c = rest[c]

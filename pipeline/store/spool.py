@@ -316,46 +316,37 @@ class Spool:
 
     # -- raw samples -----------------------------------------------------------
 
-    def add_samples(self, session_id: str, block: ImuBlock) -> int:
-        """Store a block's samples in one transaction; committed on return. Returns rows.
+    def add_samples(self, session_id: str, blocks: Sequence[ImuBlock]) -> int:
+        """Store the blocks' samples in one transaction; committed on return. Returns rows.
 
-        The block must continue its side's stored samples (later timestamps, gyro
+        Each block must continue its side's stored samples (later timestamps, gyro
         present or absent alike), so `samples()` can always rebuild a valid block.
         `seq` and `lost` are not stored: losses are reported with the link statistics.
         """
-        n = len(block)
-        if n == 0:
-            return 0
-        values = block.acc if block.gyr is None else np.hstack([block.acc, block.gyr])
-        if not bool(np.isfinite(block.t).all() and np.isfinite(values).all()):
-            # SQLite would store NaN as NULL and lose the difference silently.
-            raise SpoolError(f"non-finite sample values in a {block.side} block, not stored")
-        t = block.t.tolist()
-        ax, ay, az = block.acc.T.tolist()
-        if block.gyr is None:
-            gx = gy = gz = list(repeat(None, n))
-        else:
-            gx, gy, gz = block.gyr.T.tolist()
-        side = block.side.value
+        rows = 0
         with self._write() as db:
             self._require_session(session_id)
-            last = db.execute(
-                "SELECT t, gx IS NOT NULL FROM samples WHERE session_id = ? AND side = ?"
-                " ORDER BY id DESC LIMIT 1",
-                (session_id, side),
-            ).fetchone()
-            if last is not None and t[0] <= last[0]:
-                raise SpoolError(
-                    f"{side} samples must continue after t={last[0]} s, block starts at {t[0]} s"
+            last: dict[str, tuple[float, bool] | None] = {}
+            for block in blocks:
+                n = len(block)
+                if n == 0:
+                    continue
+                side = block.side.value
+                if side not in last:
+                    row = db.execute(
+                        "SELECT t, gx IS NOT NULL FROM samples WHERE session_id = ? AND side = ?"
+                        " ORDER BY id DESC LIMIT 1",
+                        (session_id, side),
+                    ).fetchone()
+                    last[side] = None if row is None else (float(row[0]), bool(row[1]))
+                db.executemany(
+                    "INSERT INTO samples (session_id, side, t, ax, ay, az, gx, gy, gz)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    _sample_rows(session_id, block, last[side]),
                 )
-            if last is not None and bool(last[1]) != block.has_gyro:
-                raise SpoolError(f"{side} blocks of one session must all have gyro or none")
-            db.executemany(
-                "INSERT INTO samples (session_id, side, t, ax, ay, az, gx, gy, gz)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                zip(repeat(session_id), repeat(side), t, ax, ay, az, gx, gy, gz, strict=False),
-            )
-        return n
+                last[side] = (float(block.t[-1]), block.has_gyro)
+                rows += n
+        return rows
 
     def samples(self, session_id: str, side: Side) -> ImuBlock | None:
         """All stored samples of one side as one block, None if there are none."""
@@ -404,3 +395,27 @@ def _session_info(row: Sequence[Any]) -> SessionInfo:
         meta=json.loads(meta),
         events=n_events,
     )
+
+
+def _sample_rows(
+    session_id: str, block: ImuBlock, last: tuple[float, bool] | None
+) -> Iterator[tuple[Any, ...]]:
+    """Rows of one block, after checking it continues the side's stored samples."""
+    side = block.side.value
+    values = block.acc if block.gyr is None else np.hstack([block.acc, block.gyr])
+    if not bool(np.isfinite(block.t).all() and np.isfinite(values).all()):
+        # SQLite would store NaN as NULL and lose the difference silently.
+        raise SpoolError(f"non-finite sample values in a {side} block, not stored")
+    t = block.t.tolist()
+    if last is not None and t[0] <= last[0]:
+        raise SpoolError(
+            f"{side} samples must continue after t={last[0]} s, block starts at {t[0]} s"
+        )
+    if last is not None and last[1] != block.has_gyro:
+        raise SpoolError(f"{side} blocks of one session must all have gyro or none")
+    ax, ay, az = block.acc.T.tolist()
+    if block.gyr is None:
+        gx = gy = gz = list(repeat(None, len(t)))
+    else:
+        gx, gy, gz = block.gyr.T.tolist()
+    return zip(repeat(session_id), repeat(side), t, ax, ay, az, gx, gy, gz, strict=False)

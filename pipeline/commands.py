@@ -1,0 +1,223 @@
+"""What each `mirrorwatch` verb does; cli.py parses, this module acts."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+import sys
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from pipeline.engine import Engine
+from pipeline.events import Event, MovementEvent
+from pipeline.live import Progress
+from pipeline.session import run_session, run_until_signalled
+from pipeline.settings import Settings
+from pipeline.store.spool import Spool, StoredEvent
+from pipeline.summary import format_table, summarize
+from sensors.recording import RecordingWriter, iter_blocks, read_recording
+from sensors.simulated import SimConfig, SimulatedSource, Simulation, simulate
+
+
+class UsageError(Exception):
+    """The user asked for something that cannot be done as asked."""
+
+
+def demo(args: argparse.Namespace) -> int:
+    """A simulated session through the real engine into the spool, then a summary."""
+    settings: Settings = args.settings
+    sim = _simulation(args)
+    engine = Engine(dataclasses.replace(settings.engine, fs=sim.config.fs))
+    progress = Progress(sim.duration)
+    with Spool.in_dir(settings.data_dir) as spool:
+        info = spool.start_session(
+            subject=args.subject,
+            source=f"simulated:{sim.scenario}",
+            mode="demo",
+            started_at=time.time(),
+            meta={"scenario": sim.scenario, "seed": str(args.seed), "fs": str(sim.config.fs)},
+        )
+        result = run_until_signalled(
+            lambda stop: run_session(
+                SimulatedSource(sim, args.speed),
+                engine,
+                spool,
+                info.id,
+                store_samples=args.store_samples,
+                on_event=progress.event,
+                on_block=progress.block,
+                stop=stop,
+            )
+        )
+    progress.close()
+    truth_mirror = sum(1 for m in sim.truth if m.kind == "mirror")
+    print(f"session {info.id}  ({sim.scenario}, {result.covered:.0f} s of two wrists)")
+    print(f"stored in {spool.path}")
+    print()
+    print(format_table(summarize(result.events)))
+    print()
+    print(
+        f"simulator truth: {len(sim.truth)} voluntary movements, {truth_mirror} with mirror "
+        f"activity; detected {len(result.events)} movements"
+    )
+    if result.stopped:
+        print("stopped before the end of the scenario", file=sys.stderr)
+    return 0
+
+
+def analyze(args: argparse.Namespace) -> int:
+    """A recording through the engine; JSON lines or a summary table on stdout."""
+    settings: Settings = args.settings
+    rec = read_recording(args.file)
+    if rec.skipped:
+        reasons = ", ".join(f"{n} {why}" for why, n in sorted(rec.skip_reasons.items()))
+        lines = ", ".join(str(n) for n in rec.first_skipped_lines)
+        print(
+            f"mirrorwatch: {args.file}: skipped {rec.skipped} of {rec.rows} rows ({reasons});"
+            f" first at line(s) {lines}",
+            file=sys.stderr,
+        )
+    fs = rec.fs or settings.engine.fs
+    engine = Engine(dataclasses.replace(settings.engine, fs=float(round(fs))))
+    spool = None if args.no_store else Spool.in_dir(settings.data_dir)
+    session_id = None
+    if spool is not None:
+        subject = args.subject or rec.metadata.get("subject") or "anon"
+        info = spool.start_session(
+            subject=subject,
+            source=f"replay:{args.file.name}",
+            mode="analyze",
+            started_at=time.time(),
+            meta={"file": str(args.file), "fs": str(fs)},
+        )
+        session_id = info.id
+    decided: list[MovementEvent] = []
+
+    def emit(events: Iterable[Event]) -> None:
+        batch = [e for e in events if isinstance(e, MovementEvent)]
+        if spool is not None and session_id is not None and batch:
+            spool.add_events(session_id, batch)
+        for e in batch:
+            decided.append(e)
+            if args.json:
+                print(e.to_json(), flush=True)
+
+    try:
+        for block in iter_blocks(rec):
+            emit(engine.feed(block))
+        emit(engine.flush())
+    finally:
+        if spool is not None and session_id is not None:
+            spool.end_session(session_id, time.time())
+            spool.close()
+    if not args.json:
+        if session_id is not None:
+            print(f"session {session_id}")
+        print(format_table(summarize(decided)))
+    return 0
+
+
+def record(args: argparse.Namespace) -> int:
+    """A simulated session written as a recording file (CSV v1)."""
+    sim = _simulation(args)
+    metadata = {
+        "subject": args.subject,
+        "device": f"simulated:{sim.scenario}",
+        "fs": f"{sim.config.fs:g}",
+        "note": f"seed {args.seed}",
+    }
+    progress = Progress(sim.duration)
+    with RecordingWriter(args.out, metadata) as writer:
+
+        async def write_all(stop: Any) -> None:
+            async for block in SimulatedSource(sim, args.speed).blocks():
+                if stop.is_set():
+                    break
+                writer.write(block)
+                progress.block(block)
+
+        run_until_signalled(write_all)
+    progress.close()
+    print(f"wrote {writer.rows} rows to {args.out}")
+    return 0
+
+
+def events(args: argparse.Namespace) -> int:
+    """Stored movement events as a table, JSON lines or CSV on stdout."""
+    settings: Settings = args.settings
+    with Spool.in_dir(settings.data_dir) as spool:
+        session_id = spool.session(args.session).id if args.session else None
+        stored = spool.events(session_id)
+    if args.format == "json":
+        for s in stored:
+            print(json.dumps({**s.event.to_json_dict(), "session": s.session_id}))
+    elif args.format == "csv":
+        _write_csv(stored)
+    else:
+        _print_table(stored)
+    return 0
+
+
+def _simulation(args: argparse.Namespace) -> Simulation:
+    try:
+        config = SimConfig(
+            fs=args.fs,
+            duration=args.duration,
+            gyro=not args.no_gyro,
+            loss_rate=args.loss,
+            seed=args.seed,
+        )
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    return simulate(args.scenario, config)
+
+
+_CSV_FIELDS = [
+    "session",
+    "t_onset",
+    "t_offset",
+    "active",
+    "kind",
+    "mirror_ratio",
+    "lag_ms",
+    "coupling",
+    "grade",
+    "peak_active",
+    "peak_contra",
+    "completeness_L",
+    "completeness_R",
+    "detected_at",
+    "decided_at",
+    "task",
+]
+
+
+def _write_csv(stored: list[StoredEvent]) -> None:
+    out = csv.DictWriter(sys.stdout, fieldnames=_CSV_FIELDS, lineterminator="\n")
+    out.writeheader()
+    for s in stored:
+        d = s.event.to_json_dict()
+        completeness = d.pop("completeness")
+        d.pop("type")
+        d |= {"session": s.session_id}
+        d |= {"completeness_L": completeness["L"], "completeness_R": completeness["R"]}
+        out.writerow(d)
+
+
+def _print_table(stored: list[StoredEvent]) -> None:
+    if not stored:
+        print("no events stored")
+        return
+    print(
+        f"{'session':<22}{'onset s':>9}{'act':>4} {'kind':<14}{'ratio':>6}{'lag ms':>7}{'grade':>6}"
+    )
+    for s in stored:
+        e = s.event
+        lag = "-" if e.lag_ms is None else f"{e.lag_ms:.0f}"
+        print(
+            f"{s.session_id:<22}{e.t_onset:>9.2f}{e.active.value:>4} {e.kind.value:<14}"
+            f"{e.mirror_ratio:>6.2f}{lag:>7}{e.grade:>6}"
+        )

@@ -1,0 +1,137 @@
+"""The engine against the simulator: streaming equals batch, and detection quality."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from pipeline.config import EngineConfig
+from pipeline.engine import Engine, movements
+from pipeline.evaluation import score
+from pipeline.events import Event, Kind, Onset
+from sensors.simulated import SimConfig, Simulation, simulate
+from sensors.types import ImuBlock, Side
+
+
+def _whole(sim: Simulation) -> dict[Side, ImuBlock]:
+    parts: dict[Side, list[ImuBlock]] = {Side.L: [], Side.R: []}
+    for b in sim.blocks():
+        parts[b.side].append(b)
+    out = {}
+    for side, blocks in parts.items():
+        gyr = None if blocks[0].gyr is None else np.vstack([b.gyr for b in blocks])  # type: ignore[misc]
+        out[side] = ImuBlock(
+            side=side,
+            t=np.concatenate([b.t for b in blocks]),
+            acc=np.vstack([b.acc for b in blocks]),
+            gyr=gyr,
+        )
+    return out
+
+
+def _interleaved(whole: dict[Side, ImuBlock], cuts: Iterator[int]) -> Iterator[ImuBlock]:
+    """Both sides cut at the same sample counts, alternating, as a live stream would."""
+    n = min(len(b) for b in whole.values())
+    start = 0
+    while start < n:
+        stop = min(start + next(cuts), n)
+        for side in Side:
+            yield whole[side].slice(start, stop)
+        start = stop
+
+
+def _run(engine: Engine, blocks: Iterator[ImuBlock] | list[ImuBlock]) -> list[Event]:
+    out: list[Event] = []
+    for b in blocks:
+        out.extend(engine.feed(b))
+    return out + engine.flush()
+
+
+def _as_lines(events: list[Event]) -> list[str]:
+    return [e.to_json() if not isinstance(e, Onset) else repr(e) for e in events]
+
+
+@pytest.fixture(scope="module")
+def drill() -> Simulation:
+    return simulate("firearm-drill", SimConfig(duration=150.0, seed=3))
+
+
+def test_streaming_equals_batch(drill: Simulation) -> None:
+    whole = _whole(drill)
+    n = min(len(b) for b in whole.values())
+    whole = {s: b.slice(0, n) for s, b in whole.items()}
+    rng = np.random.default_rng(11)
+    fours = _run(Engine(), _interleaved(whole, iter(lambda: 4, None)))
+    singles = _run(Engine(), _interleaved(whole, iter(lambda: 1, None)))
+    random = _run(Engine(), _interleaved(whole, iter(lambda: int(rng.integers(1, 40)), None)))
+    offline = Engine(dataclasses.replace(EngineConfig(), max_wait=math.inf))
+    batch = _run(offline, [whole[Side.L], whole[Side.R]])
+    reference = _as_lines(fours)
+    assert len(movements(fours)) > 20
+    assert _as_lines(singles) == reference
+    assert _as_lines(random) == reference
+    assert _as_lines(batch) == reference
+
+
+def test_events_carry_every_field_and_causal_times(drill: Simulation) -> None:
+    events = movements(_run(Engine(), drill.blocks()))
+    for e in events:
+        d = e.to_json_dict()
+        assert list(d) == [
+            "type", "t_onset", "t_offset", "active", "kind", "mirror_ratio", "lag_ms",
+            "coupling", "grade", "peak_active", "peak_contra", "completeness",
+            "detected_at", "decided_at", "task",
+        ]  # fmt: skip
+        assert e.t_onset <= e.detected_at <= e.decided_at
+        assert 0 <= e.grade <= 4
+        assert (e.kind is Kind.MIRROR) == (e.grade > 0)
+        assert e.lag_ms is None or -300 <= e.lag_ms <= 300
+
+
+@pytest.mark.parametrize("scenario", ["firearm-drill", "healthy", "mirror-strong"])
+def test_detection_against_ground_truth(scenario: str) -> None:
+    sim = simulate(scenario, SimConfig(duration=240.0, seed=5))
+    events = movements(_run(Engine(), sim.blocks()))
+    s = score(sim.truth, events, sim.duration, sim.common_mode)
+    assert s.recall >= 0.95, s.summary()
+    assert s.false_per_min <= 1.0, s.summary()
+    assert abs(statistics.median(s.onset_errors_ms())) <= 30, s.summary()
+    assert statistics.median(s.latencies_ms()) <= 80, s.summary()
+    called, total = s.false_mirror()
+    assert called <= max(1, 0.05 * total), s.summary()
+    hits, n = s.mirror_sensitivity(0.2, 0.6)
+    assert n == 0 or hits / n >= 0.9, s.summary()
+    hits, n = s.bimanual_accuracy()
+    assert n == 0 or hits / n >= 0.8, s.summary()
+
+
+def test_accelerometer_only_still_finds_movements() -> None:
+    sim = simulate("healthy", SimConfig(duration=240.0, seed=6, gyro=False))
+    s = score(sim.truth, movements(_run(Engine(), sim.blocks())), sim.duration)
+    assert s.recall >= 0.8, s.summary()
+    assert s.false_per_min <= 2.0, s.summary()
+
+
+def test_a_silent_other_side_makes_events_indeterminate(drill: Simulation) -> None:
+    blocks = [b for b in drill.blocks() if not (b.side is Side.L and 40.0 < b.t[0] < 100.0)]
+    events = movements(_run(Engine(), blocks))
+    in_gap = [e for e in events if e.active is Side.R and 42.0 < e.t_onset < 98.0]
+    assert in_gap, "the right hand moves during the left side's outage"
+    assert all(e.kind is Kind.INDETERMINATE for e in in_gap)
+    assert all(e.completeness[Side.L] < 0.8 for e in in_gap)
+
+
+def test_memory_is_bounded_by_the_look_back() -> None:
+    engine = Engine()
+    sim = simulate("home-day", SimConfig(duration=900.0, seed=1))
+    for b in sim.blocks():
+        engine.feed(b)
+    for buf in engine._aligner._buffers.values():  # noqa: SLF001 - the bound under test
+        assert buf.t.size < 50
+    assert len(engine._mirror._pending) < 5  # noqa: SLF001
+    assert len(engine._mirror._recent) < 50  # noqa: SLF001
