@@ -76,8 +76,9 @@ class Score:
         errors = self.onset_errors_ms()
         med = f"{statistics.median(errors):+.0f} ms" if errors else "-"
         called, total = self.false_mirror()
+        found, n = len(self.matches), len(self.matches) + len(self.missed)
         return (
-            f"recall {self.recall:.0%} ({len(self.matches)}/{len(self.matches) + len(self.missed)}),"
+            f"recall {self.recall:.0%} ({found}/{n}),"
             f" {self.false_per_min:.2f} false/min, median onset error {med},"
             f" unimanual called mirror {called}/{total}"
         )

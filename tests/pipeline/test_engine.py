@@ -131,7 +131,7 @@ def test_memory_is_bounded_by_the_look_back() -> None:
     sim = simulate("home-day", SimConfig(duration=900.0, seed=1))
     for b in sim.blocks():
         engine.feed(b)
-    for buf in engine._aligner._buffers.values():  # noqa: SLF001 - the bound under test
+    for buf in engine._aligner._buffers.values():
         assert buf.t.size < 50
-    assert len(engine._mirror._pending) < 5  # noqa: SLF001
-    assert len(engine._mirror._recent) < 50  # noqa: SLF001
+    assert len(engine._mirror._pending) < 5
+    assert len(engine._mirror._recent) < 50

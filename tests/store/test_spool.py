@@ -258,7 +258,7 @@ def test_unknown_sessions_are_refused(spool: Spool) -> None:
     with pytest.raises(SpoolError, match="unknown session 'nope'"):
         spool.add_events("nope", [event(1.0)])
     with pytest.raises(SpoolError, match="unknown session 'nope'"):
-        spool.add_samples("nope", block(Side.L, [0.0, 0.01]))
+        spool.add_samples("nope", [block(Side.L, [0.0, 0.01])])
     with pytest.raises(SpoolError, match="unknown session 'nope'"):
         spool.events("nope")
     assert spool.counts() == {"sessions": 0, "events": 0, "samples": 0}
@@ -272,9 +272,9 @@ def test_samples_of_several_blocks_come_back_exactly(spool: Spool) -> None:
     t = np.arange(1000) / 100.0 + 0.0031
     b1, b2 = block(Side.L, t[:400], seed=1), block(Side.L, t[400:], seed=2)
     r = block(Side.R, t[:10] + 0.004, gyro=False, seed=3)
-    assert spool.add_samples(info.id, b1) == 400
-    assert spool.add_samples(info.id, r) == 10
-    assert spool.add_samples(info.id, b2) == 600
+    assert spool.add_samples(info.id, [b1]) == 400
+    assert spool.add_samples(info.id, [r]) == 10
+    assert spool.add_samples(info.id, [b2]) == 600
     left = spool.samples(info.id, Side.L)
     right = spool.samples(info.id, Side.R)
     assert left is not None
@@ -305,9 +305,9 @@ def test_samples_that_would_break_the_side_are_refused(
     spool: Spool, second: ImuBlock, message: str
 ) -> None:
     info = start(spool)
-    spool.add_samples(info.id, block(Side.L, [0.0, 1.0]))
+    spool.add_samples(info.id, [block(Side.L, [0.0, 1.0])])
     with pytest.raises(SpoolError, match=message):
-        spool.add_samples(info.id, second)
+        spool.add_samples(info.id, [second])
     assert spool.counts()["samples"] == 2
 
 
@@ -317,9 +317,9 @@ def test_non_finite_samples_are_refused(spool: Spool) -> None:
     assert bad.gyr is not None
     bad.gyr[1, 2] = np.inf
     with pytest.raises(SpoolError, match="non-finite"):
-        spool.add_samples(info.id, bad)
+        spool.add_samples(info.id, [bad])
     assert spool.samples(info.id, Side.R) is None
-    assert spool.add_samples(info.id, block(Side.R, [])) == 0
+    assert spool.add_samples(info.id, [block(Side.R, [])]) == 0
 
 
 # -- durability and concurrency ---------------------------------------------------
@@ -334,7 +334,7 @@ def test_everything_survives_close_and_reopen(tmp_path: Path) -> None:
             subject="P01", source="replay:a.csv", mode="analyze", started_at=T0 + 0.25, meta=meta
         )
         ids = s.add_events(info.id, events)
-        s.add_samples(info.id, samples)
+        s.add_samples(info.id, [samples])
         s.end_session(info.id, T0 + 300.5)
     with Spool.in_dir(tmp_path) as s:
         assert s.sessions() == [
