@@ -1,0 +1,86 @@
+"""Engine speed: real-time factor on a simulated two-wrist session, and online/offline ratio.
+
+    .venv/bin/python benchmarks/engine_speed.py [--minutes 60] [--fs 100] [--block 4]
+
+Blocks are generated first, so only the engine is timed. In the same run, the
+same samples go through one whole-array `scipy.signal.sosfilt` per side (the
+envelope's low-pass), the cheapest offline pass over the data; the ratio says
+what streaming in small blocks costs against it. Shared machines are noisy:
+compare ratios from one run, not seconds across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+import tracemalloc
+
+import numpy as np
+from scipy import signal
+
+from pipeline.config import EngineConfig
+from pipeline.engine import Engine, movements
+from sensors.simulated import SimConfig, simulate
+from sensors.types import ImuBlock, Side
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--minutes", type=float, default=60.0)
+    p.add_argument("--fs", type=float, default=100.0)
+    p.add_argument("--block", type=int, default=4)
+    p.add_argument("--scenario", default="home-day")
+    args = p.parse_args()
+
+    seconds = args.minutes * 60
+    sim = simulate(args.scenario, SimConfig(fs=args.fs, duration=seconds, block_size=args.block))
+    t0 = time.perf_counter()
+    blocks = list(sim.blocks())
+    gen = time.perf_counter() - t0
+    n_samples = sum(len(b) for b in blocks)
+
+    cfg = dataclasses.replace(EngineConfig(), fs=args.fs)
+    engine = Engine(cfg)
+    t0 = time.perf_counter()
+    events = []
+    for b in blocks:
+        events.extend(engine.feed(b))
+    events.extend(engine.flush())
+    online = time.perf_counter() - t0
+    # memory in separate passes (tracing slows everything): a bound does not grow with length
+    peaks = [_traced_peak(cfg, blocks[: len(blocks) // k]) for k in (4, 1)]
+
+    gyr = {s: np.vstack([b.gyr for b in blocks if b.side is s and b.gyr is not None]) for s in Side}
+    sos = signal.butter(2, cfg.gyro_lowpass, fs=args.fs, output="sos")
+    t0 = time.perf_counter()
+    for s in Side:
+        signal.sosfilt(sos, gyr[s], axis=0)
+    offline = time.perf_counter() - t0
+
+    print(
+        f"session        {seconds:.0f} s of {args.scenario}, {args.fs:g} Hz, blocks of {args.block}"
+    )
+    print(f"samples        {n_samples} in {len(blocks)} blocks (generated in {gen:.1f} s)")
+    print(f"engine         {online:.2f} s -> {seconds / online:.0f}x real time")
+    print(f"per block      {online / len(blocks) * 1e6:.1f} us")
+    print(f"offline filter {offline * 1000:.1f} ms (whole-array sosfilt, both sides)")
+    print(f"online/offline {online / offline:.0f}")
+    print(
+        f"engine memory  peak {peaks[0] / 1e6:.2f} MB over 1/4 of it, {peaks[1] / 1e6:.2f} MB over all"
+    )
+    print(f"movements      {len(movements(events))}")
+
+
+def _traced_peak(cfg: EngineConfig, blocks: list[ImuBlock]) -> int:
+    engine = Engine(cfg)
+    tracemalloc.start()
+    for b in blocks:
+        engine.feed(b)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak
+
+
+if __name__ == "__main__":
+    main()
