@@ -67,7 +67,8 @@ def main() -> None:
     print(f"offline filter {offline * 1000:.1f} ms (whole-array sosfilt, both sides)")
     print(f"online/offline {online / offline:.0f}")
     print(
-        f"engine memory  peak {peaks[0] / 1e6:.2f} MB over 1/4 of it, {peaks[1] / 1e6:.2f} MB over all"
+        f"engine memory  peak {peaks[0] / 1e6:.2f} MB over 1/4 of the session,"
+        f" {peaks[1] / 1e6:.2f} MB over all of it"
     )
     print(f"movements      {len(movements(events))}")
 
