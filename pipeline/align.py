@@ -1,10 +1,13 @@
-"""Both wrists onto one time grid, with per-sample validity.
+"""Both wrists onto one time grid, with per-row validity.
 
 Samples of each side arrive irregularly and in their own blocks. The aligner
 resamples them by linear interpolation onto the grid t_k = k / fs and emits a
-grid point once every side either covers it or has lagged the other side by
+grid row once every side either covers it or has lagged the other side by
 more than `max_wait` (then that side is missing there). Spans longer than
 `max_gap` and spans with known lost samples are missing, never bridged.
+
+Blocks are a few samples each, so this works on Python floats: for arrays of
+four rows, numpy's per-call cost is larger than the arithmetic.
 """
 
 from __future__ import annotations
@@ -12,35 +15,21 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
-import numpy.typing as npt
+from sensors.types import ImuBlock, Side
 
-from sensors.types import FloatArray, ImuBlock, Side
-
-BoolArray = npt.NDArray[np.bool_]
+Row = list[float]  # acc x, y, z (m/s^2) then, with a gyroscope, gyr x, y, z (rad/s)
 
 _EPS = 1e-9
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class SideChunk:
-    """One side's rows of an aligned chunk; values are NaN where `valid` is False."""
-
-    acc: FloatArray  # (n, 3) m/s^2
-    gyr: FloatArray | None  # (n, 3) rad/s
-    valid: BoolArray  # (n,)
-
-
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, slots=True)
 class AlignedChunk:
-    """Grid rows [start, start + n) of both sides."""
+    """Grid rows [start, start + n) of both sides; a row is None where it is missing."""
 
     start: int  # grid index of the first row
-    t: FloatArray  # (n,) session seconds
-    sides: dict[Side, SideChunk]
-
-    def __len__(self) -> int:
-        return int(self.t.shape[0])
+    n: int
+    rows: dict[Side, list[Row | None]]
+    has_gyro: dict[Side, bool | None]  # None: that side has sent nothing yet
 
 
 @dataclass(slots=True)
@@ -54,66 +43,65 @@ class AlignStats:
 class _SideBuffer:
     """Samples of one side not yet behind the grid, plus the one just before it."""
 
+    __slots__ = ("gap_before", "has_gyro", "t", "watermark", "x")
+
     def __init__(self) -> None:
-        self.t: FloatArray = np.empty(0)
-        self.x: FloatArray = np.empty((0, 6))
-        self.gap_before: BoolArray = np.empty(0, dtype=bool)
+        self.t: list[float] = []
+        self.x: list[Row] = []
+        self.gap_before: list[bool] = []
         self.has_gyro: bool | None = None
         self.watermark = -math.inf
 
     def append(self, block: ImuBlock, stats: AlignStats) -> None:
         if self.has_gyro is None:
             self.has_gyro = block.gyr is not None
-            self.x = np.empty((0, 6 if self.has_gyro else 3))
         elif self.has_gyro != (block.gyr is not None):
             raise ValueError(f"side {block.side} changed gyroscope presence mid-session")
         stats.lost[block.side] += block.lost
-        keep = block.t > self.watermark
-        n_late = int(np.count_nonzero(~keep))
-        if n_late:
-            stats.late[block.side] += n_late
-        t = block.t[keep]
-        if t.size == 0:
+        t = block.t.tolist()
+        acc = block.acc.tolist()
+        gyr = block.gyr
+        rows = acc if gyr is None else [a + g for a, g in zip(acc, gyr.tolist(), strict=True)]
+        late = 0
+        while late < len(t) and t[late] <= self.watermark:
+            late += 1
+        if late:
+            stats.late[block.side] += late
+            t, rows = t[late:], rows[late:]
+        if not t:
             return
-        x = block.acc if block.gyr is None else np.hstack((block.acc, block.gyr))
-        gap = np.zeros(t.size, dtype=bool)
-        gap[0] = block.lost > 0 or n_late > 0
-        self.t = np.concatenate((self.t, t))
-        self.x = np.concatenate((self.x, x[keep]))
-        self.gap_before = np.concatenate((self.gap_before, gap))
-        self.watermark = float(t[-1])
+        self.t.extend(t)
+        self.x.extend(rows)
+        self.gap_before.append(block.lost > 0 or late > 0)
+        self.gap_before.extend([False] * (len(t) - 1))
+        self.watermark = t[-1]
 
-    def sample(self, tk: FloatArray, max_gap: float) -> tuple[FloatArray, BoolArray]:
-        """Interpolated values at grid times `tk` and whether each is trustworthy."""
-        n, m = tk.size, self.t.size
-        c = 6 if self.has_gyro else 3
-        out = np.full((n, c), np.nan)
-        valid = np.zeros(n, dtype=bool)
-        if m == 0:
-            return out, valid
-        right = np.searchsorted(self.t, tk + _EPS, side="right")
-        left = right - 1
-        exact = (left >= 0) & (np.abs(tk - self.t[np.maximum(left, 0)]) <= _EPS)
-        inner = (left >= 0) & (right < m) & ~exact
-        li, ri = left[inner], right[inner]
-        span = self.t[ri] - self.t[li]
-        ok = (span <= max_gap) & ~self.gap_before[ri]
-        w = ((tk[inner] - self.t[li]) / span)[:, None]
-        vals = self.x[li] * (1.0 - w) + self.x[ri] * w
-        vals[~ok] = np.nan
-        out[inner] = vals
-        valid[inner] = ok
-        out[exact] = self.x[left[exact]]
-        valid[exact] = True
-        return out, valid
-
-    def trim(self, t_last: float) -> None:
-        """Drop samples no later grid point can need (keep the last one at or before)."""
-        j = int(np.searchsorted(self.t, t_last + _EPS, side="right")) - 1
+    def sample(self, k0: int, k1: int, fs: float, max_gap: float) -> list[Row | None]:
+        """Interpolated rows at grid indices [k0, k1], then drop samples behind them."""
+        ts, xs, gaps = self.t, self.x, self.gap_before
+        m = len(ts)
+        out: list[Row | None] = []
+        j = 0
+        for k in range(k0, k1 + 1):
+            tk = k / fs
+            while j + 1 < m and ts[j + 1] <= tk + _EPS:
+                j += 1
+            if m == 0 or ts[j] > tk + _EPS:
+                out.append(None)  # before this side's first sample
+            elif abs(ts[j] - tk) <= _EPS:
+                out.append(xs[j])
+            elif j + 1 < m:
+                span = ts[j + 1] - ts[j]
+                if span > max_gap or gaps[j + 1]:
+                    out.append(None)
+                else:
+                    w = (tk - ts[j]) / span
+                    out.append([a + w * (b - a) for a, b in zip(xs[j], xs[j + 1], strict=True)])
+            else:
+                out.append(None)  # timed out: nothing after the last sample yet
         if j > 0:
-            self.t = self.t[j:]
-            self.x = self.x[j:]
-            self.gap_before = self.gap_before[j:]
+            del ts[:j], xs[:j], gaps[:j]
+        return out
 
 
 class Aligner:
@@ -158,20 +146,16 @@ class Aligner:
             waited = high - self._max_wait
             timed_out = math.ceil(waited * fs - _EPS) - 1 if math.isfinite(waited) else -1
             for buf in self._buffers.values():
-                covered = math.floor(buf.watermark * fs + _EPS) if buf.t.size else -1
+                covered = math.floor(buf.watermark * fs + _EPS) if buf.t else -1
                 k_end = min(k_end, max(covered, timed_out))
         if k_end < self._next:
             return None
-        k = np.arange(self._next, k_end + 1)
-        t = k / fs
-        sides: dict[Side, SideChunk] = {}
-        for side, buf in self._buffers.items():
-            x, valid = buf.sample(t, self._max_gap)
-            if buf.has_gyro is None:
-                x = np.full((t.size, 3), np.nan)
-            gyr = x[:, 3:6] if x.shape[1] == 6 else None
-            sides[side] = SideChunk(acc=x[:, :3], gyr=gyr, valid=valid)
-            buf.trim(float(t[-1]))
-        chunk = AlignedChunk(start=self._next, t=t, sides=sides)
+        rows = {s: b.sample(self._next, k_end, fs, self._max_gap) for s, b in self._buffers.items()}
+        chunk = AlignedChunk(
+            start=self._next,
+            n=k_end + 1 - self._next,
+            rows=rows,
+            has_gyro={s: b.has_gyro for s, b in self._buffers.items()},
+        )
         self._next = k_end + 1
         return chunk

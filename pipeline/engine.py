@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from pipeline.align import AlignedChunk, Aligner, SideChunk
+from pipeline.align import AlignedChunk, Aligner
 from pipeline.config import EngineConfig
 from pipeline.events import Event, MovementEvent, Onset
 from pipeline.filters import ActivityEnvelope
@@ -80,43 +78,36 @@ class Engine:
     def _process(self, chunk: AlignedChunk) -> list[Event]:
         # Fixed-size steps bound the look-back a decision needs, whatever the chunk.
         out: list[Event] = []
-        n = len(chunk)
-        for i in range(0, n, self._step):
-            out.extend(self._step_rows(chunk, i, min(i + self._step, n)))
-        self._rows += n
+        for i in range(0, chunk.n, self._step):
+            out.extend(self._step_rows(chunk, i, min(i + self._step, chunk.n)))
+        self._rows += chunk.n
         return out
 
     def _step_rows(self, chunk: AlignedChunk, i0: int, i1: int) -> list[Event]:
         start = chunk.start + i0
+        fs = self.cfg.fs
         timeline: list[tuple[int, int, str, Event]] = []
         for side in Side:
-            rows = chunk.sides[side]
-            valid = rows.valid[i0:i1]
+            rows = chunk.rows[side][i0:i1]
             if side not in self._detectors:
-                if not valid.any():
-                    self._histories[side].write(start, np.zeros(valid.shape[0]), valid)
+                has_gyro = chunk.has_gyro[side]
+                if has_gyro is None or all(r is None for r in rows):
+                    self._histories[side].write(start, [None] * len(rows))
                     continue
-                gyro = rows.gyr is not None
-                floor = self.cfg.gyro_spread_floor if gyro else self.cfg.acc_spread_floor
+                floor = self.cfg.gyro_spread_floor if has_gyro else self.cfg.acc_spread_floor
                 self._detectors[side] = OnsetDetector(self.cfg, side, floor)
-                self._envelopes[side] = ActivityEnvelope(self.cfg, gyro)
-            sub = SideChunk(
-                acc=rows.acc[i0:i1],
-                gyr=None if rows.gyr is None else rows.gyr[i0:i1],
-                valid=valid,
-            )
-            env = self._envelopes[side].process(start, sub)
-            self._histories[side].write(start, env, valid)
-            self._valid[side] += int(valid.sum())
-            for m in self._detectors[side].process(start, env, valid, self._histories[side]):
+                self._envelopes[side] = ActivityEnvelope(self.cfg, has_gyro)
+            env = self._envelopes[side].process(start, rows)
+            self._histories[side].write(start, env)
+            self._valid[side] += sum(v is not None for v in env)
+            for m in self._detectors[side].process(start, env, self._histories[side]):
                 self._mirror.add(m)
-                onset = Onset(
-                    side=side, t=m.onset / self.cfg.fs, detected_at=m.detected / self.cfg.fs
-                )
+                onset = Onset(side=side, t=m.onset / fs, detected_at=m.detected / fs)
                 timeline.append((m.detected, 0, side.value, onset))
         for d, event in self._mirror.decide(start + (i1 - i0) - 1):
             timeline.append((d, 1, event.active.value, event))
-        timeline.sort(key=lambda item: item[:3])
+        if len(timeline) > 1:
+            timeline.sort(key=lambda item: item[:3])
         return [item[3] for item in timeline]
 
 

@@ -1,46 +1,68 @@
-"""Causal filters with carried state, and the per-side activity envelope."""
+"""Causal filters with carried state, and the per-side activity envelope.
+
+The engine sees a few rows per call, so these run on Python floats one row at
+a time: cheaper than numpy's per-call cost at that size, and bit-identical
+however the input is split.
+"""
 
 from __future__ import annotations
 
-import itertools
+import math
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import signal
 
-from pipeline.align import BoolArray, SideChunk
+from pipeline.align import Row
 from pipeline.config import EngineConfig
 from sensors.types import FloatArray
 
+G = 9.80665  # m/s^2
+
 
 class SosFilter:
-    """A causal IIR filter in second-order sections over (n, channels) arrays.
+    """A causal IIR filter in second-order sections over `channels` parallel signals.
 
     State is carried between calls, so any split of the input gives the output of
-    one `scipy.signal.sosfilt` call on the whole. The state is seeded from the first
-    sample as if that level had always been there, so start-up cannot fire a
-    false onset.
+    one `scipy.signal.sosfilt` call on the whole. `seed` starts it as if a level
+    had always been there, so start-up cannot fire a false onset.
     """
 
-    def __init__(self, sos: FloatArray) -> None:
-        self._sos = sos
-        self._zi_unit = signal.sosfilt_zi(sos)  # (sections, 2): steady state for input 1
-        self._zi: FloatArray | None = None
+    def __init__(self, sos: FloatArray, channels: int) -> None:
+        sos = np.atleast_2d(np.asarray(sos, dtype=float))
+        if sos.shape[1] != 6 or not np.allclose(sos[:, 3], 1.0):
+            raise ValueError("sos must be (sections, 6) with a0 == 1")
+        self._sections = [tuple(float(v) for v in s) for s in sos]
+        self._unit = signal.sosfilt_zi(sos).tolist()  # steady state for a constant input of 1
+        self._channels = channels
+        self._z: list[list[float]] | None = None  # per section: z1 of each channel, then z2
+
+    def seed(self, x0: Sequence[float]) -> None:
+        """Restart as if `x0` (one value per channel) had been the input forever."""
+        self._z = [[u1 * v for v in x0] + [u2 * v for v in x0] for u1, u2 in self._unit]
+
+    def reset(self) -> None:
+        self._z = None
+
+    def step(self, x: Sequence[float]) -> list[float]:
+        """Filter one row (one value per channel)."""
+        if self._z is None:
+            self.seed(x)
+        assert self._z is not None
+        c = self._channels
+        y = list(x)
+        for (b0, b1, b2, _, a1, a2), z in zip(self._sections, self._z, strict=True):
+            for i in range(c):
+                v = y[i]
+                out = b0 * v + z[i]
+                z[i] = b1 * v - a1 * out + z[c + i]
+                z[c + i] = b2 * v - a2 * out
+                y[i] = out
+        return y
 
     def process(self, x: FloatArray) -> FloatArray:
         """Filter rows of `x` (n, channels) along time."""
-        if x.shape[0] == 0:
-            return x.copy()
-        if self._zi is None:
-            self.seed(x[0])
-        y, self._zi = signal.sosfilt(self._sos, x, axis=0, zi=self._zi)
-        return y
-
-    def seed(self, x0: FloatArray) -> None:
-        """Restart as if `x0` (channels,) had been the input forever."""
-        self._zi = self._zi_unit[:, :, None] * x0[None, None, :]
-
-    def reset(self) -> None:
-        self._zi = None
+        return np.array([self.step(row) for row in x.tolist()]).reshape(x.shape)
 
 
 class ActivityEnvelope:
@@ -48,125 +70,93 @@ class ActivityEnvelope:
 
     With a gyroscope: the low-passed angular rate minus its bias, as a vector
     magnitude (rad/s). The bias is the mean over epochs in which the wrist was
-    still (both sensors quiet), so it follows drift without the long undershoot a
-    high-pass filter leaves after every movement. Without one: the magnitude of
-    the time derivative of the low-passed acceleration divided by g. Rotating the
-    wrist turns gravity at |omega x g|, so this reads roughly in rad/s, needs no
-    gravity estimate, and works whether gravity is in the signal or not.
+    still (gyro and accelerometer both quiet), so it follows drift without the
+    long undershoot a high-pass filter leaves after every movement. Without one:
+    the magnitude of the time derivative of the low-passed acceleration over g.
+    Turning the wrist turns gravity at |omega x g|, so this reads roughly in rad/s,
+    needs no gravity estimate, and works whether gravity is in the signal or not.
 
-    Rows that are not valid give 0 and the filter restarts from the first valid
-    row after them, so a gap cannot leave a step behind that looks like a movement.
-    Bias updates happen at epoch boundaries of the grid, so any split of the input
-    gives the same envelope.
+    A missing row gives None and the filter restarts from the next present row,
+    so a gap cannot leave a step behind that looks like a movement. The bias
+    changes only at epoch boundaries of the grid.
     """
 
     def __init__(self, cfg: EngineConfig, has_gyro: bool) -> None:
         cutoff = cfg.gyro_lowpass if has_gyro else cfg.acc_lowpass
         sos = np.asarray(signal.butter(2, cutoff, fs=cfg.fs, output="sos"))
-        self._cfg = cfg
         self._has_gyro = has_gyro
+        self._filter = SosFilter(sos, 3)
+        self._rate = cfg.fs / G
         self._epoch = cfg.samples(cfg.baseline_epoch)
-        self._filter = SosFilter(sos)
-        self._prev: FloatArray | None = None  # last filtered row, for the derivative
-        self._bias = np.zeros(3)
-        self._bias_known = False
-        self._sums = np.zeros(8)  # n, gyro sum (3), gyro sum of squares, acc stats (3)
-
-    def process(self, start: int, chunk: SideChunk) -> FloatArray:
-        """Envelope (n,) of grid rows [start, start + n); 0 where the row is not valid."""
-        n = chunk.valid.shape[0]
-        env = np.zeros(n)
-        for a, b in _runs(chunk.valid):
-            if a > 0 or self._prev is None:
-                x0 = chunk.gyr[a] if chunk.gyr is not None else chunk.acc[a]
-                self._filter.seed(x0)
-                self._prev = None
-            if self._has_gyro:
-                assert chunk.gyr is not None
-                env[a:b] = self._gyro_rows(start + a, chunk.gyr[a:b], chunk.acc[a:b])
-            else:
-                env[a:b] = self._acc_rows(chunk.acc[a:b])
-        if n and not bool(chunk.valid[-1]):
-            self._prev = None
-        if self._has_gyro:
-            self._end_epochs(start, chunk.valid)
-        return env
+        self._still_gyro = cfg.still_gyro**2
+        self._still_acc = cfg.still_acc**2
+        self._bias_weight = cfg.bias_weight
+        self.reset()
 
     def reset(self) -> None:
         self._filter.reset()
-        self._prev = None
-        self._bias = np.zeros(3)
+        self._restart = True  # the next present row re-seeds the filter
+        self._prev: list[float] = []  # last filtered row, for the derivative
+        self.bias = [0.0, 0.0, 0.0]
         self._bias_known = False
-        self._sums = np.zeros(8)
+        self._new_epoch()
 
-    def _acc_rows(self, acc: FloatArray) -> FloatArray:
-        y = self._filter.process(acc)
-        prev = y[:1] if self._prev is None else self._prev[None, :]
-        self._prev = y[-1].copy()
-        dy = np.diff(np.vstack((prev, y)), axis=0) * (self._cfg.fs / _G)
-        return _magnitude(dy)
-
-    def _gyro_rows(self, start: int, gyr: FloatArray, acc: FloatArray) -> FloatArray:
-        y = self._filter.process(gyr)
-        self._prev = y[-1].copy()
-        out = np.empty(y.shape[0])
-        # the bias can change at an epoch boundary inside these rows
-        for a, b in _epoch_spans(start, y.shape[0], self._epoch):
-            out[a:b] = _magnitude(y[a:b] - self._bias)
-            seg_acc = np.sqrt(np.einsum("ij,ij->i", acc[a:b], acc[a:b]))
-            self._sums += np.concatenate(
-                (
-                    [b - a],
-                    y[a:b].sum(axis=0),
-                    [np.sum(y[a:b] ** 2)],
-                    [seg_acc.sum(), np.sum(seg_acc**2), 0.0],
-                )
-            )
-            if (start + b) % self._epoch == 0:
+    def process(self, start: int, rows: Sequence[Row | None]) -> list[float | None]:
+        """Envelope of grid rows [start, start + n); None where a row is missing."""
+        out: list[float | None] = []
+        gyro = self._has_gyro
+        for j, row in enumerate(rows):
+            if row is None:
+                self._restart = True
+                self._spoiled = True
+                out.append(None)
+            else:
+                x = row[3:6] if gyro else row[0:3]
+                if self._restart:
+                    self._filter.seed(x)
+                    self._restart = False
+                    y = self._filter.step(x)
+                    self._prev = y  # the derivative starts from rest
+                else:
+                    y = self._filter.step(x)
+                out.append(self._gyro_value(y, row) if gyro else self._acc_value(y))
+            if gyro and (start + j + 1) % self._epoch == 0:
                 self._close_epoch()
         return out
 
-    def _end_epochs(self, start: int, valid: BoolArray) -> None:
-        # An invalid row spoils its epoch for bias estimation.
-        for idx in np.flatnonzero(~valid):
-            self._sums[7] = 1.0
-            if (start + int(idx) + 1) % self._epoch == 0:
-                self._close_epoch()
+    def _acc_value(self, y: list[float]) -> float:
+        p = self._prev
+        dx, dy, dz = y[0] - p[0], y[1] - p[1], y[2] - p[2]
+        self._prev = y
+        return math.sqrt(dx * dx + dy * dy + dz * dz) * self._rate
+
+    def _gyro_value(self, y: list[float], row: Row) -> float:
+        b = self.bias
+        dx, dy, dz = y[0] - b[0], y[1] - b[1], y[2] - b[2]
+        a = math.sqrt(row[0] * row[0] + row[1] * row[1] + row[2] * row[2])
+        s = self._sums
+        s[0] += y[0]
+        s[1] += y[1]
+        s[2] += y[2]
+        s[3] += y[0] * y[0] + y[1] * y[1] + y[2] * y[2]
+        s[4] += a
+        s[5] += a * a
+        self._count += 1
+        return math.sqrt(dx * dx + dy * dy + dz * dz)
+
+    def _new_epoch(self) -> None:
+        self._sums = [0.0] * 6  # gyro sums (3), gyro sum of squares, |acc| sum and squares
+        self._count = 0
+        self._spoiled = False
 
     def _close_epoch(self) -> None:
-        n, spoiled = self._sums[0], self._sums[7]
-        if n == self._epoch and not spoiled:
-            mean = self._sums[1:4] / n
-            g_var = self._sums[4] / n - float(np.dot(mean, mean))
-            a_mean = self._sums[5] / n
-            a_var = self._sums[6] / n - a_mean**2
-            still = g_var < self._cfg.still_gyro**2 and a_var < self._cfg.still_acc**2
-            if still:
-                w = self._cfg.bias_weight if self._bias_known else 1.0
-                self._bias = self._bias + w * (mean - self._bias)
+        n, s = self._count, self._sums
+        if n == self._epoch and not self._spoiled:
+            mean = [s[0] / n, s[1] / n, s[2] / n]
+            g_var = s[3] / n - (mean[0] ** 2 + mean[1] ** 2 + mean[2] ** 2)
+            a_var = s[5] / n - (s[4] / n) ** 2
+            if g_var < self._still_gyro and a_var < self._still_acc:
+                w = self._bias_weight if self._bias_known else 1.0
+                self.bias = [b + w * (m - b) for b, m in zip(self.bias, mean, strict=True)]
                 self._bias_known = True
-        self._sums = np.zeros(8)
-
-
-_G = 9.80665  # m/s^2
-
-
-def _epoch_spans(start: int, n: int, epoch: int) -> list[tuple[int, int]]:
-    """[a, b) pieces of rows [start, start + n) that do not cross an epoch boundary."""
-    cuts = [0]
-    first = epoch - start % epoch
-    cuts.extend(range(first, n, epoch))
-    cuts.append(n)
-    return [(a, b) for a, b in itertools.pairwise(cuts) if b > a]
-
-
-def _magnitude(y: FloatArray) -> FloatArray:
-    out: FloatArray = np.sqrt((y * y).sum(axis=1))
-    return out
-
-
-def _runs(valid: BoolArray) -> list[tuple[int, int]]:
-    """[start, stop) of each run of True in `valid`."""
-    padded = np.concatenate(([False], valid, [False]))
-    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
-    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+        self._new_epoch()

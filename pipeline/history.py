@@ -2,43 +2,46 @@
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Sequence
 
-from pipeline.align import BoolArray
+import numpy as np
+import numpy.typing as npt
+
 from sensors.types import FloatArray
+
+BoolArray = npt.NDArray[np.bool_]
 
 
 class History:
-    """The last `size` grid rows of an envelope and its validity.
+    """The last `size` grid rows of an envelope (None where a row was missing).
 
     Memory stays bounded however long the session: older rows are overwritten,
-    and reading them back gives invalid rows.
+    and reading them back gives missing rows.
     """
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._env = np.zeros(size)
-        self._valid = np.zeros(size, dtype=bool)
+        self._env: list[float | None] = [None] * size
         self._end = 0  # one past the newest grid index written
 
-    def write(self, start: int, env: FloatArray, valid: BoolArray) -> None:
+    def write(self, start: int, env: Sequence[float | None]) -> None:
         """Store rows [start, start + n); `start` continues where the last write ended."""
-        n = env.shape[0]
-        if n > self._size:
-            start, env, valid = start + n - self._size, env[-self._size :], valid[-self._size :]
-            n = self._size
-        pos = np.arange(start, start + n) % self._size
-        self._env[pos] = env
-        self._valid[pos] = valid
-        self._end = start + n
+        size, buf = self._size, self._env
+        for i, v in enumerate(env[-size:], start + max(0, len(env) - size)):
+            buf[i % size] = v
+        self._end = start + len(env)
+
+    def get(self, i: int) -> float | None:
+        """Row `i`, None when missing or not held."""
+        if not self._end - self._size <= i < self._end or i < 0:
+            return None
+        return self._env[i % self._size]
 
     def window(self, i0: int, i1: int) -> tuple[FloatArray, BoolArray]:
-        """Rows [i0, i1); rows not held (too old or not yet written) are invalid zeros."""
-        idx = np.arange(i0, i1)
-        held = (idx >= self._end - self._size) & (idx < self._end) & (idx >= 0)
-        pos = idx % self._size
-        env = np.where(held, self._env[pos], 0.0)
-        valid = held & self._valid[pos]
+        """Rows [i0, i1) as arrays: envelope (0 where missing) and presence."""
+        vals = [self.get(i) for i in range(i0, i1)]
+        valid = np.array([v is not None for v in vals], dtype=bool)
+        env = np.array([0.0 if v is None else v for v in vals], dtype=float)
         return env, valid
 
     @property

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
-from pipeline.align import BoolArray
 from pipeline.config import EngineConfig
 from pipeline.history import History
-from sensors.types import FloatArray, Side
+from sensors.types import Side
 
 
 @dataclass(slots=True)
@@ -65,21 +65,16 @@ class OnsetDetector:
         self._rest: list[float] = []
         self._past: deque[tuple[int, float, float]] = deque(maxlen=self._keep)
 
-    def process(
-        self, start: int, env: FloatArray, valid: BoolArray, history: History
-    ) -> list[Movement]:
+    def process(self, start: int, env: Sequence[float | None], history: History) -> list[Movement]:
         """Rows [start, start + n) of the envelope; returns the onsets committed in them.
 
         `history` must already hold these rows (backdating reads it). Offsets of
         movements returned earlier are filled in place.
         """
         committed: list[Movement] = []
-        e = env.tolist()
-        v = valid.tolist()
         th_on, th_off = self._thresholds()
-        for j, x in enumerate(e):
-            idx = start + j
-            if not v[j]:
+        for idx, x in enumerate(env, start):
+            if x is None:
                 self._settle_until = idx + self._settle
                 self._above = 0
                 if self._active is not None:
@@ -105,7 +100,7 @@ class OnsetDetector:
 
     def _thresholds(self) -> tuple[float, float]:
         if self.level is None:
-            return np.inf, np.inf
+            return math.inf, math.inf
         return (
             self.level + self._cfg.k_on * self.spread,
             self.level + self._cfg.k_off * self.spread,
@@ -123,18 +118,21 @@ class OnsetDetector:
         assert self.level is not None
         first_above = idx - self._above + 1
         lo = max(first_above - self._max_back, 0)
-        env, valid = history.window(lo, first_above)
         start_th = self.level + self._cfg.k_start * self.spread
-        quiet = np.flatnonzero((env <= start_th) | ~valid)
-        onset = lo + int(quiet[-1]) if quiet.size else lo
-        peak_env, _ = history.window(first_above, idx + 1)
+        onset = lo
+        for i in range(first_above - 1, lo - 1, -1):
+            v = history.get(i)
+            if v is None or v <= start_th:
+                onset = i
+                break
+        peak = max(v for i in range(first_above, idx + 1) if (v := history.get(i)) is not None)
         mov = Movement(
             side=self._side,
             onset=onset,
             detected=idx,
             level=self.level,
             spread=self.spread,
-            peak=float(peak_env.max()) - self.level,
+            peak=peak - self.level,
         )
         self._active = mov
         self._above = 0
@@ -156,9 +154,8 @@ class OnsetDetector:
         self._rest = []
         if len(rest) < self._epoch:
             return
-        arr = np.asarray(rest)
-        med = float(np.median(arr))
-        mad = max(1.4826 * float(np.median(np.abs(arr - med))), self._floor)
+        med = statistics.median(rest)
+        mad = max(1.4826 * statistics.median([abs(v - med) for v in rest]), self._floor)
         if self.level is None:
             self.level, self.spread = med, mad
         else:

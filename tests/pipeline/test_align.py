@@ -6,24 +6,26 @@ import math
 
 import numpy as np
 
-from pipeline.align import AlignedChunk, Aligner
+from pipeline.align import AlignedChunk, Aligner, Row
 from sensors.types import ImuBlock, Side
 
+Grid = tuple[list[float], dict[Side, list[Row | None]]]
 
-def _block(side: Side, t: np.ndarray, value: np.ndarray | None = None, lost: int = 0) -> ImuBlock:
-    v = t[:, None] * np.ones((1, 3)) if value is None else value
+
+def _block(side: Side, t: np.ndarray, lost: int = 0) -> ImuBlock:
+    v = t[:, None] * np.ones((1, 3))  # every channel reads the sample's time
     return ImuBlock(side=side, t=t, acc=v, gyr=v * 0.1, lost=lost)
 
 
-Grid = tuple[np.ndarray, dict[Side, np.ndarray], dict[Side, np.ndarray]]
-
-
-def _collect(chunks: list[AlignedChunk | None]) -> Grid:
+def _collect(chunks: list[AlignedChunk | None], fs: float = 100.0) -> Grid:
     got = [c for c in chunks if c is not None]
-    t = np.concatenate([c.t for c in got])
-    acc = {s: np.vstack([c.sides[s].acc for c in got]) for s in Side}
-    valid = {s: np.concatenate([c.sides[s].valid for c in got]) for s in Side}
-    return t, acc, valid
+    t = [k / fs for c in got for k in range(c.start, c.start + c.n)]
+    rows = {s: [r for c in got for r in c.rows[s]] for s in Side}
+    return t, rows
+
+
+def _valid(rows: list[Row | None]) -> np.ndarray:
+    return np.array([r is not None for r in rows])
 
 
 def test_irregular_samples_are_interpolated_linearly() -> None:
@@ -32,13 +34,16 @@ def test_irregular_samples_are_interpolated_linearly() -> None:
     tr = np.cumsum(rng.uniform(0.006, 0.014, 200))
     # whole sides fed one after the other: an offline aligner waits for both
     al = Aligner(fs=100.0, max_wait=math.inf, max_gap=0.05)
-    chunks = [al.process(_block(Side.L, tl)), al.process(_block(Side.R, tr)), al.flush()]
-    t, acc, valid = _collect(chunks)
-    np.testing.assert_allclose(np.diff(t), 0.01)
-    inside = (t >= max(tl[0], tr[0])) & (t <= min(tl[-1], tr[-1]))
+    t, rows = _collect([al.process(_block(Side.L, tl)), al.process(_block(Side.R, tr)), al.flush()])
+    tg = np.array(t)
+    np.testing.assert_allclose(np.diff(tg), 0.01)
+    inside = (tg >= max(tl[0], tr[0])) & (tg <= min(tl[-1], tr[-1]))
     for s in Side:
-        assert valid[s][inside].all()
-        np.testing.assert_allclose(acc[s][inside, 0], t[inside], atol=1e-12)  # value = time
+        assert _valid(rows[s])[inside].all()
+        got = np.array([r[0] for r, ok in zip(rows[s], inside, strict=True) if ok])  # type: ignore[index]
+        np.testing.assert_allclose(got, tg[inside], atol=1e-12)
+        gyr = np.array([r[3] for r, ok in zip(rows[s], inside, strict=True) if ok])  # type: ignore[index]
+        np.testing.assert_allclose(gyr, 0.1 * tg[inside], atol=1e-12)
 
 
 def test_gap_and_lost_samples_are_missing_not_bridged() -> None:
@@ -51,24 +56,22 @@ def test_gap_and_lost_samples_are_missing_not_bridged() -> None:
         al.process(_block(Side.R, t[210:], lost=10)),
         al.flush(),
     ]
-    tg, _, valid = _collect(chunks)
+    tl, rows = _collect(chunks)
+    tg = np.array(tl)
     gap_l = (tg > 0.99 + 1e-9) & (tg < 1.5 - 1e-9)
-    assert not valid[Side.L][gap_l].any()
-    assert valid[Side.L][~gap_l].all()
+    np.testing.assert_array_equal(_valid(rows[Side.L]), ~gap_l)
     lost_r = (tg > 1.99 + 1e-9) & (tg < 2.1 - 1e-9)
-    assert not valid[Side.R][lost_r].any()
-    assert valid[Side.R][~lost_r].all()
+    np.testing.assert_array_equal(_valid(rows[Side.R]), ~lost_r)
     assert al.stats.lost[Side.R] == 10
 
 
 def test_silent_side_becomes_missing_after_max_wait() -> None:
     al = Aligner(fs=100.0, max_wait=0.5, max_gap=0.05)
-    t = np.arange(0, 200) / 100.0
-    chunk = al.process(_block(Side.L, t))
+    chunk = al.process(_block(Side.L, np.arange(0, 200) / 100.0))
     assert chunk is not None
-    assert chunk.t[-1] < 2.0 - 0.5 + 1e-9  # waits max_wait for the other side
-    assert chunk.sides[Side.L].valid.all()
-    assert not chunk.sides[Side.R].valid.any()
+    assert (chunk.start + chunk.n - 1) / 100.0 < 2.0 - 0.5 + 1e-9  # waits max_wait
+    assert all(r is not None for r in chunk.rows[Side.L])
+    assert all(r is None for r in chunk.rows[Side.R])
 
 
 def test_late_samples_are_counted_and_dropped() -> None:
@@ -92,8 +95,4 @@ def test_any_split_gives_the_same_grid() -> None:
         chunks.append(al.process(_block(Side.L, t[a : a + 7])))
         chunks.append(al.process(_block(Side.R, t[a : a + 7])))
     chunks.append(al.flush())
-    p = _collect(chunks)
-    np.testing.assert_array_equal(p[0], w[0])
-    for s in Side:
-        np.testing.assert_array_equal(p[1][s], w[1][s])
-        np.testing.assert_array_equal(p[2][s], w[2][s])
+    assert _collect(chunks) == w

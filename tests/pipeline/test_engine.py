@@ -132,6 +132,6 @@ def test_memory_is_bounded_by_the_look_back() -> None:
     for b in sim.blocks():
         engine.feed(b)
     for buf in engine._aligner._buffers.values():
-        assert buf.t.size < 50
+        assert len(buf.t) < 50
     assert len(engine._mirror._pending) < 5
     assert len(engine._mirror._recent) < 50
