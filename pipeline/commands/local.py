@@ -1,4 +1,4 @@
-"""What each `mirrorwatch` verb does; cli.py parses, this module acts."""
+"""Verbs that need no server and no sensor: demo, analyze, record, events."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import json
 import sys
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
+from pipeline.commands import UsageError, speed
 from pipeline.engine import Engine
 from pipeline.events import Event, MovementEvent
 from pipeline.live import Progress
@@ -19,17 +21,57 @@ from pipeline.settings import Settings
 from pipeline.store.spool import Spool, StoredEvent
 from pipeline.summary import format_table, summarize
 from sensors.recording import RecordingWriter, iter_blocks, read_recording
-from sensors.simulated import SimConfig, SimulatedSource, Simulation, simulate
+from sensors.simulated import SCENARIOS, SimConfig, SimulatedSource, Simulation, simulate
 
 
-class UsageError(Exception):
-    """The user asked for something that cannot be done as asked."""
+def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add this module's verbs to the CLI."""
+    p = verbs.add_parser("demo", help="simulated wrists through the engine into the spool")
+    simulation_args(p)
+    p.add_argument("--subject", default="demo", help="pseudonym (default: demo)")
+    p.add_argument("--store-samples", action="store_true", help="keep raw samples too")
+    p.set_defaults(handler=demo)
+
+    p = verbs.add_parser("analyze", help="run a recording (CSV v1) through the engine")
+    p.add_argument("file", type=Path)
+    p.add_argument("--json", action="store_true", help="JSON lines on stdout, nothing else")
+    p.add_argument("--subject", help="pseudonym (default: the file's metadata or 'anon')")
+    p.add_argument("--no-store", action="store_true", help="do not keep events in the spool")
+    p.set_defaults(handler=analyze)
+
+    p = verbs.add_parser("record", help="write a recording (CSV v1, .csv or .csv.gz)")
+    p.add_argument("--source", choices=["simulated"], default="simulated")
+    p.add_argument("--out", type=Path, required=True)
+    simulation_args(p)
+    p.add_argument("--subject", default="sim", help="pseudonym written as metadata")
+    p.set_defaults(handler=record)
+
+    p = verbs.add_parser("events", help="list stored movement events")
+    p.add_argument("--session", help="session id, unique prefix or 'latest' (default: all)")
+    p.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    p.set_defaults(handler=events)
+
+
+def simulation_args(p: argparse.ArgumentParser) -> None:
+    """Options choosing and shaping a simulated session."""
+    p.add_argument("--scenario", choices=SCENARIOS, default="firearm-drill")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--duration", type=float, help="s (default: the scenario's)")
+    p.add_argument("--fs", type=float, default=100.0, help="Hz (default: 100)")
+    p.add_argument("--no-gyro", action="store_true", help="accelerometer-only wrists")
+    p.add_argument("--loss", type=float, default=0.0, help="packet loss probability")
+    p.add_argument(
+        "--speed",
+        type=speed,
+        default=None,
+        help="multiple of real time, or 'max' (default: max)",
+    )
 
 
 def demo(args: argparse.Namespace) -> int:
     """A simulated session through the real engine into the spool, then a summary."""
     settings: Settings = args.settings
-    sim = _simulation(args)
+    sim = simulation(args)
     engine = Engine(dataclasses.replace(settings.engine, fs=sim.config.fs))
     progress = Progress(sim.duration)
     with Spool.in_dir(settings.data_dir) as spool:
@@ -122,7 +164,7 @@ def analyze(args: argparse.Namespace) -> int:
 
 def record(args: argparse.Namespace) -> int:
     """A simulated session written as a recording file (CSV v1)."""
-    sim = _simulation(args)
+    sim = simulation(args)
     metadata = {
         "subject": args.subject,
         "device": f"simulated:{sim.scenario}",
@@ -161,7 +203,8 @@ def events(args: argparse.Namespace) -> int:
     return 0
 
 
-def _simulation(args: argparse.Namespace) -> Simulation:
+def simulation(args: argparse.Namespace) -> Simulation:
+    """The Simulation that `simulation_args` options describe."""
     try:
         config = SimConfig(
             fs=args.fs,
