@@ -13,7 +13,7 @@ from pipeline.config import EngineConfig
 from pipeline.events import Event, MovementEvent, Onset
 from pipeline.filters import ActivityEnvelope
 from pipeline.history import History
-from pipeline.mirror import MirrorStage
+from pipeline.mirror import MirrorStage, Task
 from pipeline.onset import OnsetDetector
 from sensors.types import ImuBlock, Side
 
@@ -44,9 +44,13 @@ class Engine:
         self._rows = 0
         self._valid = {Side.L: 0, Side.R: 0}
 
-    def set_task(self, task: str | None) -> None:
-        """Label the movements decided from now on with `task`."""
-        self._mirror.task = task
+    def set_task(self, name: str | None, active: Side | None, start: float) -> None:
+        """From session time `start` on, movements belong to task `name`.
+
+        `active` is the hand the task asks to move (None for both hands or rest):
+        then any time-locked activity of the other hand is graded as mirror.
+        """
+        self._mirror.set_task(Task(start, name, active))
 
     def feed(self, block: ImuBlock) -> list[Event]:
         """Take one block of one side; return what became known, in order."""

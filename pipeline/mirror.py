@@ -9,6 +9,7 @@ grid rows up to its decision row, so any split of the input decides alike.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,20 @@ from pipeline.events import Kind, MovementEvent
 from pipeline.history import History
 from pipeline.onset import Movement, OnsetDetector
 from sensors.types import FloatArray, Side
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """A scripted task from session time `start` on; `active` is the hand it asks to move.
+
+    With an active hand known, any time-locked activity of the other hand is
+    mirror activity, however strong; `active` None (both hands, or rest) leaves
+    the engine to tell mirror from bimanual by strength.
+    """
+
+    start: float  # s
+    name: str | None
+    active: Side | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +59,27 @@ class MirrorStage:
         self._min_off = cfg.samples(cfg.min_off)
         self._pending: list[Movement] = []
         self._recent: list[_Decided] = []
-        self.task: str | None = None
+        self._tasks: list[Task] = [Task(-math.inf, None, None)]
 
     def add(self, movement: Movement) -> None:
         self._pending.append(movement)
 
+    def set_task(self, task: Task) -> None:
+        """Movements with an onset at or after `task.start` belong to `task`."""
+        if task.start < self._tasks[-1].start:
+            raise ValueError("tasks must be set in time order")
+        self._tasks.append(task)
+
     def reset(self) -> None:
         self._pending.clear()
         self._recent.clear()
+        self._tasks = [Task(-math.inf, None, None)]
+
+    def _task_at(self, t: float) -> Task:
+        for task in reversed(self._tasks):
+            if task.start <= t:
+                return task
+        return self._tasks[0]
 
     def decide(self, now: int, final: bool = False) -> list[tuple[int, MovementEvent]]:
         """Decide every movement whose decision row is <= `now` (all when `final`).
@@ -71,6 +99,8 @@ class MirrorStage:
         # generous: a later decision may still pair with anything this recent
         horizon = now - 2 * (self._pre + self._max_dur + 2 * self._post)
         self._recent = [r for r in self._recent if r.movement.onset >= horizon]
+        while len(self._tasks) > 1 and self._tasks[1].start * self._cfg.fs < horizon:
+            self._tasks.pop(0)  # a later task has begun long before anything still open
         return out
 
     def _end_row(self, m: Movement, d: int) -> int | None:
@@ -118,9 +148,14 @@ class MirrorStage:
             r = rest[s]
             level = r[0] if r is not None else 0.0
             excess[s] = np.where(v, np.maximum(e - level, 0.0), 0.0)
+        task = self._task_at(m.onset / cfg.fs)
         active, contra = m, partner
-        if partner is not None and excess[partner.side].max() > excess[m.side].max():
-            active, contra = partner, m
+        if partner is not None:
+            if task.active is not None and task.active in (m.side, partner.side):
+                if partner.side is task.active:
+                    active, contra = partner, m
+            elif excess[partner.side].max() > excess[m.side].max():
+                active, contra = partner, m
         a, c = active.side, active.side.other
         completeness = {s: float(env[s][1].mean()) if env[s][1].size else 0.0 for s in Side}
         peak_a = float(excess[a].max())
@@ -137,7 +172,8 @@ class MirrorStage:
         ratio = peak_c / peak_a if significant and peak_a > 0 else 0.0
         lag_ms: float | None = None
         if significant:
-            kind = Kind.BIMANUAL if ratio >= cfg.bimanual_ratio else Kind.MIRROR
+            intended = task.active is a
+            kind = Kind.BIMANUAL if ratio >= cfg.bimanual_ratio and not intended else Kind.MIRROR
             lag = (contra.onset - active.onset) if contra is not None else xlag
             lag_ms = lag / cfg.fs * 1000.0
         else:
@@ -159,7 +195,7 @@ class MirrorStage:
             completeness=completeness,
             detected_at=active.detected / cfg.fs,
             decided_at=d / cfg.fs,
-            task=self.task,
+            task=task.name,
         )
 
 

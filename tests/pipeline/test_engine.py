@@ -135,3 +135,25 @@ def test_memory_is_bounded_by_the_look_back() -> None:
         assert len(buf.t) < 50
     assert len(engine._mirror._pending) < 5
     assert len(engine._mirror._recent) < 50
+
+
+def test_a_task_with_a_known_active_hand_grades_strong_copies_as_mirror() -> None:
+    sim = simulate("mirror-strong", SimConfig(duration=240.0, seed=8))
+    engine = Engine()
+    tasks = [(m.onset - 0.5, m) for m in sim.truth]
+    events: list[Event] = []
+    for b in sim.blocks():
+        while tasks and tasks[0][0] <= b.t[0]:
+            start, m = tasks.pop(0)
+            active = None if m.kind == "bimanual" else m.side
+            engine.set_task(f"move-{m.side.value}", active, start)
+        events.extend(engine.feed(b))
+    s = score(sim.truth, movements(events + engine.flush()), sim.duration)
+    strong = [m for m in s.matches if m.truth.kind == "mirror" and m.truth.ratio >= 0.6]
+    assert len(strong) >= 5
+    assert all(m.event.kind is Kind.MIRROR for m in strong)
+    assert all(m.event.active is m.truth.side for m in strong)
+    assert all(m.event.grade >= 3 for m in strong)
+    assert all(m.event.task == f"move-{m.truth.side.value}" for m in s.matches)
+    hits, n = s.bimanual_accuracy()
+    assert hits == n  # a task for both hands keeps bimanual movements bimanual
