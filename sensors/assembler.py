@@ -1,0 +1,166 @@
+"""One wrist's notifications -> ImuBlocks on the session clock (DESIGN.md §1, §6).
+
+Per packet: decode (sensors/protocols/), drop duplicates and stale packets by sequence
+number, map sensor ticks through the wrist's SensorClock, and count the samples missing
+since the previous packet into `ImuBlock.lost`: from the sensor's ticks while its clock
+runs on (exact, also across sequence wrap and long outages), from the session clock
+across a sensor restart (its ticks say nothing about the time in between).
+
+Session times of a side must increase from block to block. Early on the clock estimate
+moves earlier as smaller delays are seen, so a block may start before the previous one
+ended; its first samples are then pushed just after it (`retimed` counts them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from sensors.clock import SensorClock
+from sensors.protocols.base import Decoder, Frame, Reason
+from sensors.types import ImuBlock, RawPacket, Side
+
+__all__ = ["AssemblerStats", "BlockAssembler"]
+
+# A packet at most this many behind the last one is a late copy and dropped; further
+# behind, the sensor restarted its counter and the packet is taken.
+_REORDER_WINDOW = 64
+# After this long without packets (s) the counter may have wrapped any number of times:
+# only the ticks can tell continuity then.
+_SEQ_MEMORY = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class AssemblerStats:
+    """Counters since the assembler was created.
+
+    `packets` fed; `blocks` and `samples` emitted; `lost` samples known missing (sum of
+    the blocks' `lost`); `malformed` packets the decoder skipped; `duplicates` and
+    `out_of_order` packets dropped; `resets` sensor clock restarts after the first
+    packet; `retimed` samples moved later to keep session time increasing.
+    """
+
+    packets: int = 0
+    blocks: int = 0
+    samples: int = 0
+    lost: int = 0
+    malformed: int = 0
+    duplicates: int = 0
+    out_of_order: int = 0
+    resets: int = 0
+    retimed: int = 0
+
+
+class BlockAssembler:
+    """RawPackets of one side -> ImuBlocks; see the module docstring."""
+
+    __slots__ = (
+        "_blocks",
+        "_clock",
+        "_decoder",
+        "_duplicates",
+        "_last_arrival",
+        "_last_s",
+        "_last_seq",
+        "_last_t",
+        "_lost",
+        "_out_of_order",
+        "_packets",
+        "_resets",
+        "_retimed",
+        "_samples",
+        "side",
+    )
+
+    def __init__(self, side: Side, decoder: Decoder, clock: SensorClock | None = None) -> None:
+        self.side = side
+        self._decoder = decoder
+        self._clock = clock if clock is not None else SensorClock(tick_modulus=decoder.tick_modulus)
+        self._last_seq: int | None = None
+        self._last_arrival = 0.0
+        self._last_s = 0.0
+        self._last_t: float | None = None
+        self._packets = self._blocks = self._samples = self._lost = 0
+        self._duplicates = self._out_of_order = self._resets = self._retimed = 0
+
+    @property
+    def clock(self) -> SensorClock:
+        return self._clock
+
+    @property
+    def stats(self) -> AssemblerStats:
+        skipped = self._decoder.skipped()
+        return AssemblerStats(
+            packets=self._packets,
+            blocks=self._blocks,
+            samples=self._samples,
+            lost=self._lost,
+            malformed=sum(n for reason, n in skipped.items() if reason is not Reason.UNPAIRED),
+            duplicates=self._duplicates,
+            out_of_order=self._out_of_order,
+            resets=self._resets,
+            retimed=self._retimed,
+        )
+
+    def skipped(self) -> Mapping[Reason, int]:
+        """The decoder's skip counts by reason."""
+        return self._decoder.skipped()
+
+    def feed(self, packet: RawPacket) -> list[ImuBlock]:
+        """Blocks decoded from one notification (none for bad or repeated packets)."""
+        if packet.side is not self.side:
+            raise ValueError(f"packet of side {packet.side} fed to the {self.side} assembler")
+        self._packets += 1
+        out = []
+        for frame in self._decoder.decode(packet.data):
+            block = self._assemble(frame, packet.received_at)
+            if block is not None:
+                out.append(block)
+        return out
+
+    def _assemble(self, frame: Frame, arrival: float) -> ImuBlock | None:
+        restarted = frame.restarted
+        modulus = self._decoder.seq_modulus
+        fresh = self._last_seq is not None and arrival - self._last_arrival < _SEQ_MEMORY
+        if frame.seq is not None and modulus is not None and fresh and not restarted:
+            ahead = (frame.seq - (self._last_seq or 0)) % modulus
+            if ahead == 0:
+                self._duplicates += 1
+                return None
+            if modulus - ahead <= _REORDER_WINDOW:
+                self._out_of_order += 1
+                return None
+            restarted = ahead > modulus // 2
+        epoch = self._clock.epoch
+        s0 = self._clock.observe(
+            frame.tick,
+            frame.tick_hz,
+            arrival,
+            lead=float(frame.offsets[-1]),
+            restarted=restarted,
+        )
+        s = s0 + frame.offsets
+        t = self._clock.to_session(s)
+        lost = 0
+        if self._last_t is not None:
+            if self._clock.epoch != epoch:
+                self._resets += 1
+                lost = max(0, round((float(t[0]) - self._last_t) * frame.odr_hz) - 1)
+            else:
+                lost = max(0, round((s0 - self._last_s) * frame.odr_hz) - 1)
+            floor = self._last_t + (0.5 / frame.odr_hz) * np.arange(1, len(frame) + 1)
+            pushed = t < floor
+            if pushed.any():
+                self._retimed += int(np.count_nonzero(pushed))
+                t = np.maximum(t, floor)
+        self._last_seq = frame.seq
+        self._last_arrival = arrival
+        self._last_s = float(s[-1])
+        self._last_t = float(t[-1])
+        self._blocks += 1
+        self._samples += len(frame)
+        self._lost += lost
+        seq = frame.seq if frame.seq is not None else self._blocks - 1
+        return ImuBlock(self.side, t, frame.acc, frame.gyr, seq=seq, lost=lost)
