@@ -20,49 +20,57 @@ from sensors.types import FloatArray
 G = 9.80665  # m/s^2
 
 
-class SosFilter:
-    """A causal IIR filter in second-order sections over `channels` parallel signals.
+class Biquad3:
+    """One second-order IIR section (an SOS row) over three parallel signals.
 
     State is carried between calls, so any split of the input gives the output of
     one `scipy.signal.sosfilt` call on the whole. `seed` starts it as if a level
-    had always been there, so start-up cannot fire a false onset.
+    had always been there, so start-up cannot fire a false onset. One section is
+    all the envelope needs (a 2nd-order Butterworth), and with it the state fits
+    in local variables, which is what makes row-by-row filtering cheap in Python.
     """
 
-    def __init__(self, sos: FloatArray, channels: int) -> None:
+    def __init__(self, sos: FloatArray) -> None:
         sos = np.atleast_2d(np.asarray(sos, dtype=float))
-        if sos.shape[1] != 6 or not np.allclose(sos[:, 3], 1.0):
-            raise ValueError("sos must be (sections, 6) with a0 == 1")
-        self._sections = [tuple(float(v) for v in s) for s in sos]
-        self._unit = signal.sosfilt_zi(sos).tolist()  # steady state for a constant input of 1
-        self._channels = channels
-        self._z: list[list[float]] | None = None  # per section: z1 of each channel, then z2
+        if sos.shape != (1, 6) or sos[0, 3] != 1.0:
+            raise ValueError("expected one second-order section with a0 == 1")
+        b0, b1, b2, _, a1, a2 = sos[0].tolist()
+        self._coef = (b0, b1, b2, a1, a2)
+        self._unit = signal.sosfilt_zi(sos)[0].tolist()  # steady state for an input of 1
+        self._z = [0.0] * 6  # z1 of channels 0-2, then z2 of channels 0-2
+        self.seeded = False
 
-    def seed(self, x0: Sequence[float]) -> None:
-        """Restart as if `x0` (one value per channel) had been the input forever."""
-        self._z = [[u1 * v for v in x0] + [u2 * v for v in x0] for u1, u2 in self._unit]
+    def seed(self, x: Sequence[float]) -> None:
+        """Restart as if `x` (three values) had been the input forever."""
+        u1, u2 = self._unit
+        self._z = [u1 * x[0], u1 * x[1], u1 * x[2], u2 * x[0], u2 * x[1], u2 * x[2]]
+        self.seeded = True
 
     def reset(self) -> None:
-        self._z = None
+        self.seeded = False
 
-    def step(self, x: Sequence[float]) -> list[float]:
-        """Filter one row (one value per channel)."""
-        if self._z is None:
-            self.seed(x)
-        assert self._z is not None
-        c = self._channels
-        y = list(x)
-        for (b0, b1, b2, _, a1, a2), z in zip(self._sections, self._z, strict=True):
-            for i in range(c):
-                v = y[i]
-                out = b0 * v + z[i]
-                z[i] = b1 * v - a1 * out + z[c + i]
-                z[c + i] = b2 * v - a2 * out
-                y[i] = out
-        return y
-
-    def process(self, x: FloatArray) -> FloatArray:
-        """Filter rows of `x` (n, channels) along time."""
-        return np.array([self.step(row) for row in x.tolist()]).reshape(x.shape)
+    def process(self, rows: Sequence[Sequence[float]]) -> list[tuple[float, float, float]]:
+        """Filter rows of three values each; seeds from the first row if not seeded."""
+        if not rows:
+            return []
+        if not self.seeded:
+            self.seed(rows[0])
+        b0, b1, b2, a1, a2 = self._coef
+        p0, p1, p2, q0, q1, q2 = self._z
+        out = []
+        for x0, x1, x2 in rows:
+            y0 = b0 * x0 + p0
+            y1 = b0 * x1 + p1
+            y2 = b0 * x2 + p2
+            p0 = b1 * x0 - a1 * y0 + q0
+            p1 = b1 * x1 - a1 * y1 + q1
+            p2 = b1 * x2 - a1 * y2 + q2
+            q0 = b2 * x0 - a2 * y0
+            q1 = b2 * x1 - a2 * y1
+            q2 = b2 * x2 - a2 * y2
+            out.append((y0, y1, y2))
+        self._z = [p0, p1, p2, q0, q1, q2]
+        return out
 
 
 class ActivityEnvelope:
@@ -85,7 +93,7 @@ class ActivityEnvelope:
         cutoff = cfg.gyro_lowpass if has_gyro else cfg.acc_lowpass
         sos = np.asarray(signal.butter(2, cutoff, fs=cfg.fs, output="sos"))
         self._has_gyro = has_gyro
-        self._filter = SosFilter(sos, 3)
+        self._filter = Biquad3(sos)
         self._rate = cfg.fs / G
         self._epoch = cfg.samples(cfg.baseline_epoch)
         self._still_gyro = cfg.still_gyro**2
@@ -94,55 +102,69 @@ class ActivityEnvelope:
         self.reset()
 
     def reset(self) -> None:
-        self._filter.reset()
-        self._restart = True  # the next present row re-seeds the filter
-        self._prev: list[float] = []  # last filtered row, for the derivative
+        self._filter.reset()  # the next present row re-seeds it
+        self._prev: tuple[float, float, float] = (0.0, 0.0, 0.0)  # last filtered row
         self.bias = [0.0, 0.0, 0.0]
         self._bias_known = False
         self._new_epoch()
 
     def process(self, start: int, rows: Sequence[Row | None]) -> list[float | None]:
         """Envelope of grid rows [start, start + n); None where a row is missing."""
+        if self._has_gyro:
+            return self._gyro_rows(start, rows)
         out: list[float | None] = []
-        gyro = self._has_gyro
-        for j, row in enumerate(rows):
-            if row is None:
-                self._restart = True
-                self._spoiled = True
+        for present in _runs(rows):
+            if present is None:
                 out.append(None)
-            else:
-                x = row[3:6] if gyro else row[0:3]
-                if self._restart:
-                    self._filter.seed(x)
-                    self._restart = False
-                    y = self._filter.step(x)
-                    self._prev = y  # the derivative starts from rest
-                else:
-                    y = self._filter.step(x)
-                out.append(self._gyro_value(y, row) if gyro else self._acc_value(y))
-            if gyro and (start + j + 1) % self._epoch == 0:
-                self._close_epoch()
+                self._filter.reset()
+                continue
+            first = not self._filter.seeded
+            ys = self._filter.process([r[0:3] for r in present])
+            prev = ys[0] if first else self._prev
+            rate = self._rate
+            for y in ys:
+                d0, d1, d2 = y[0] - prev[0], y[1] - prev[1], y[2] - prev[2]
+                out.append(math.sqrt(d0 * d0 + d1 * d1 + d2 * d2) * rate)
+                prev = y
+            self._prev = prev
         return out
 
-    def _acc_value(self, y: list[float]) -> float:
-        p = self._prev
-        dx, dy, dz = y[0] - p[0], y[1] - p[1], y[2] - p[2]
-        self._prev = y
-        return math.sqrt(dx * dx + dy * dy + dz * dz) * self._rate
-
-    def _gyro_value(self, y: list[float], row: Row) -> float:
-        b = self.bias
-        dx, dy, dz = y[0] - b[0], y[1] - b[1], y[2] - b[2]
-        a = math.sqrt(row[0] * row[0] + row[1] * row[1] + row[2] * row[2])
-        s = self._sums
-        s[0] += y[0]
-        s[1] += y[1]
-        s[2] += y[2]
-        s[3] += y[0] * y[0] + y[1] * y[1] + y[2] * y[2]
-        s[4] += a
-        s[5] += a * a
-        self._count += 1
-        return math.sqrt(dx * dx + dy * dy + dz * dz)
+    def _gyro_rows(self, start: int, rows: Sequence[Row | None]) -> list[float | None]:
+        out: list[float | None] = []
+        epoch = self._epoch
+        idx = start
+        for present in _runs(rows):
+            if present is None:
+                out.append(None)
+                self._filter.reset()
+                self._spoiled = True
+                idx += 1
+                if idx % epoch == 0:
+                    self._close_epoch()
+                continue
+            ys = self._filter.process([r[3:6] for r in present])
+            # statistics of the epoch in locals: this loop runs for every row
+            b0, b1, b2 = self.bias
+            s0, s1, s2, s3, s4, s5 = self._sums
+            for (y0, y1, y2), r in zip(ys, present, strict=True):
+                d0, d1, d2 = y0 - b0, y1 - b1, y2 - b2
+                out.append(math.sqrt(d0 * d0 + d1 * d1 + d2 * d2))
+                a = math.sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2])
+                s0 += y0
+                s1 += y1
+                s2 += y2
+                s3 += y0 * y0 + y1 * y1 + y2 * y2
+                s4 += a
+                s5 += a * a
+                self._count += 1
+                idx += 1
+                if idx % epoch == 0:
+                    self._sums = [s0, s1, s2, s3, s4, s5]
+                    self._close_epoch()
+                    b0, b1, b2 = self.bias
+                    s0, s1, s2, s3, s4, s5 = self._sums
+            self._sums = [s0, s1, s2, s3, s4, s5]
+        return out
 
     def _new_epoch(self) -> None:
         self._sums = [0.0] * 6  # gyro sums (3), gyro sum of squares, |acc| sum and squares
@@ -160,3 +182,20 @@ class ActivityEnvelope:
                 self.bias = [b + w * (m - b) for b, m in zip(self.bias, mean, strict=True)]
                 self._bias_known = True
         self._new_epoch()
+
+
+def _runs(rows: Sequence[Row | None]) -> list[list[Row] | None]:
+    """Consecutive present rows grouped, each missing row as None, in order."""
+    out: list[list[Row] | None] = []
+    run: list[Row] = []
+    for r in rows:
+        if r is None:
+            if run:
+                out.append(run)
+                run = []
+            out.append(None)
+        else:
+            run.append(r)
+    if run:
+        out.append(run)
+    return out
