@@ -99,6 +99,9 @@ class ActivityEnvelope:
         self._still_gyro = cfg.still_gyro**2
         self._still_acc = cfg.still_acc**2
         self._bias_weight = cfg.bias_weight
+        self._sums: list[float] = []
+        self._count = 0
+        self._spoiled = False
         self.reset()
 
     def reset(self) -> None:
