@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from sensors.types import ImuBlock, Side
 
 Row = list[float]  # acc x, y, z (m/s^2) then, with a gyroscope, gyr x, y, z (rad/s)
@@ -59,9 +61,8 @@ class _SideBuffer:
             raise ValueError(f"side {block.side} changed gyroscope presence mid-session")
         stats.lost[block.side] += block.lost
         t = block.t.tolist()
-        acc = block.acc.tolist()
         gyr = block.gyr
-        rows = acc if gyr is None else [a + g for a, g in zip(acc, gyr.tolist(), strict=True)]
+        rows = (block.acc if gyr is None else np.concatenate((block.acc, gyr), axis=1)).tolist()
         late = 0
         while late < len(t) and t[late] <= self.watermark:
             late += 1
@@ -79,26 +80,28 @@ class _SideBuffer:
     def sample(self, k0: int, k1: int, fs: float, max_gap: float) -> list[Row | None]:
         """Interpolated rows at grid indices [k0, k1], then drop samples behind them."""
         ts, xs, gaps = self.t, self.x, self.gap_before
-        m = len(ts)
+        last = len(ts) - 1
         out: list[Row | None] = []
         j = 0
+        eps = _EPS
         for k in range(k0, k1 + 1):
             tk = k / fs
-            while j + 1 < m and ts[j + 1] <= tk + _EPS:
+            while j < last and ts[j + 1] <= tk + eps:
                 j += 1
-            if m == 0 or ts[j] > tk + _EPS:
+            if last < 0 or ts[j] > tk + eps:
                 out.append(None)  # before this side's first sample
-            elif abs(ts[j] - tk) <= _EPS:
-                out.append(xs[j])
-            elif j + 1 < m:
-                span = ts[j + 1] - ts[j]
+            elif ts[j] >= tk - eps:
+                out.append(xs[j])  # a sample right on the grid
+            elif j == last:
+                out.append(None)  # timed out: nothing after the last sample yet
+            else:
+                t0 = ts[j]
+                span = ts[j + 1] - t0
                 if span > max_gap or gaps[j + 1]:
                     out.append(None)
                 else:
-                    w = (tk - ts[j]) / span
+                    w = (tk - t0) / span
                     out.append([a + w * (b - a) for a, b in zip(xs[j], xs[j + 1], strict=True)])
-            else:
-                out.append(None)  # timed out: nothing after the last sample yet
         if j > 0:
             del ts[:j], xs[:j], gaps[:j]
         return out
