@@ -14,13 +14,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.commands import Handler, UsageError, local
+from pipeline.commands import Handler, UsageError, assess, local, report
 from pipeline.config import ConfigError
 from pipeline.settings import load_settings
 from pipeline.store.spool import SpoolError
 from sensors.recording import RecordingError
 
-_VERB_MODULES = (local,)  # each has register(verbs); add a module per verb group
+_VERB_MODULES = (local, assess, report)  # each has register(verbs); add a module per verb group
 
 log = logging.getLogger("mirrorwatch")
 

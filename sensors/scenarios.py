@@ -170,7 +170,13 @@ _MOTIONS: dict[str, _Motion] = {
     "pronation": _Motion((1.0, 0.0, 0.0), (0.0, 0.0, 0.03), (1.5, 4.0), (0.3, 0.6), (2,), True),
     # elbow-driven; one lobe: the hand stays where it went
     "reach": _Motion((0.3, 0.5, 1.0), (0.3, 0.0, 0.0), (0.5, 2.0), (0.4, 0.75), (1, 2), True),
+    # thumb to each fingertip in turn: a slower, smaller sequence than tapping
+    "opposition": _Motion(
+        (0.2, 1.0, 0.3), (0.06, 0.0, 0.0), (0.3, 0.9), (0.18, 0.3), (4, 6, 8), False
+    ),
 }
+MOTIONS: tuple[str, ...] = tuple(_MOTIONS)
+"""Movement families a scripted task can ask the simulated wrists to perform."""
 _GENERIC = ("wrist-flex", "pronation", "grip", "trigger", "tapping", "reach")
 _GENERIC_P = (0.25, 0.2, 0.2, 0.1, 0.1, 0.15)
 _LAG = (0.02, 0.15)  # s, contralateral delay of mirror activity
@@ -372,6 +378,59 @@ _SCHEDULES = {
     "healthy": _healthy,
     "mirror-strong": _mirror_strong,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptedTask:
+    """One task of an assessment protocol, placed on the session clock.
+
+    `motion` one of MOTIONS (None: rest, nobody moves); `active` the hand asked to move
+    (None with a motion: both hands together); one movement follows each `cues` beat, s.
+    """
+
+    name: str
+    motion: str | None
+    active: Side | None
+    cues: tuple[float, ...]
+
+
+def plan_protocol(
+    tasks: Sequence[ScriptedTask],
+    duration: float,
+    seed: int,
+    *,
+    mirror_share: float = 0.5,
+    ratio: tuple[float, float] = (0.05, 0.6),
+) -> Plan:
+    """A subject performing `tasks`: one movement after each cue, after a reaction time.
+
+    A unimanual movement comes with mirror activity of the other hand with probability
+    `mirror_share`, of a ratio drawn from `ratio`; a both-hands task gives bimanual
+    movements. Every movement carries its task's name in the truth.
+    """
+    b = _Builder(np.random.default_rng([seed, 0, 0, 1]), duration)
+    for task in tasks:
+        if task.motion is None:
+            continue
+        if task.motion not in _MOTIONS:
+            raise ValueError(f"task {task.name!r}: unknown motion {task.motion!r}")
+        for cue in task.cues:
+            onset = cue + b.u((0.2, 0.5))  # reaction time
+            if task.active is None:
+                lead = Side.L if b.rng.random() < 0.5 else Side.R
+                b.movement(onset, lead, task.motion, "bimanual", until=duration, task=task.name)
+            else:
+                kind = "mirror" if b.rng.random() < mirror_share else "unimanual"
+                b.movement(
+                    onset,
+                    task.active,
+                    task.motion,
+                    kind,
+                    until=duration,
+                    ratio=ratio,
+                    task=task.name,
+                )
+    return b.build()
 
 
 def plan(scenario: str, duration: float | None, seed: int) -> Plan:

@@ -1,0 +1,1 @@
+"""Scripted assessments: task protocols (TOML data), their timeline, and per-task scores."""

@@ -1,0 +1,201 @@
+"""`mirrorwatch assess`: guide an examiner through a protocol and score it per task."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import sys
+import termios
+import time
+import tty
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TextIO
+
+from pipeline.assessment.guide import Guide, Say, SetTask, Step
+from pipeline.assessment.protocol import Protocol, builtin_protocols, load_protocol
+from pipeline.assessment.results import load_assessment, save_plan, save_timeline
+from pipeline.assessment.text import format_assessment
+from pipeline.assessment.timeline import nominal_schedule, scripted, session_length
+from pipeline.commands import speed
+from pipeline.commands.sources import open_source
+from pipeline.engine import Engine
+from pipeline.events import Event, Kind, MovementEvent
+from pipeline.report import write_report
+from pipeline.session import run_session, run_until_signalled
+from pipeline.settings import Settings
+from pipeline.store.aggregates import Aggregates
+from pipeline.store.spool import Spool
+from sensors.scenarios import plan_protocol
+from sensors.simulated import SimConfig, Simulation
+from sensors.types import ImuBlock, Side
+
+_KEYS = "p pause/resume, r repeat task, s skip task"
+
+
+def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `assess` verb."""
+    p = verbs.add_parser("assess", help="guided task protocol, scored per task and hand")
+    p.add_argument(
+        "--protocol",
+        required=True,
+        help=f"a shipped protocol ({', '.join(builtin_protocols())}) or a protocol file",
+    )
+    p.add_argument("--subject", required=True, help="pseudonym")
+    p.add_argument("--source", default="simulated", help="simulated, a recording file, or ble")
+    p.add_argument(
+        "--speed", type=speed, default=1.0, help="multiple of real time, or 'max' (default: 1)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="of the simulated subject")
+    p.add_argument("--yes", action="store_true", help="no prompts: run unattended")
+    p.add_argument("--out", type=Path, help="report file (default: <data-dir>/reports/ID.html)")
+    p.set_defaults(handler=assess)
+
+
+def simulate_protocol(protocol: Protocol, seed: int, fs: float = 100.0) -> Simulation:
+    """A simulated subject performing `protocol` as scheduled, with per-task ground truth."""
+    windows = nominal_schedule(protocol)
+    duration = session_length(windows)
+    plan = plan_protocol(scripted(protocol, windows), duration, seed)
+    return Simulation(f"protocol:{protocol.name}", SimConfig(fs, duration, seed=seed), plan)
+
+
+def assess(args: argparse.Namespace) -> int:
+    settings: Settings = args.settings
+    protocol = load_protocol(args.protocol)
+    opened = open_source(args.source, args.speed, lambda: simulate_protocol(protocol, args.seed))
+    engine = Engine(dataclasses.replace(settings.engine, fs=opened.fs))
+    interactive = sys.stdin.isatty() and not args.yes
+    view = _View(sys.stderr)
+    guide = Guide(protocol)
+    view.say(f"{protocol.title}: {len(protocol.tasks)} tasks, subject {args.subject}")
+    if interactive:
+        input(f"Press Enter to start ({_KEYS}; Ctrl-C stops) ")
+    clock = {"t": 0.0}
+
+    def apply(steps: list[Step]) -> None:
+        for step in steps:
+            if isinstance(step, SetTask):
+                engine.set_task(step.name, step.active, step.start)
+                view.task = step.name
+            else:
+                view.say(step.text, step)
+
+    def on_block(block: ImuBlock) -> None:
+        if len(block):
+            clock["t"] = max(clock["t"], float(block.t[-1]))
+            apply(guide.advance(clock["t"]))
+        view.draw(clock["t"])
+
+    def on_key(key: str) -> None:
+        t = clock["t"]
+        if key == "p":
+            apply(guide.resume(t) if guide.phase.value == "paused" else guide.pause(t))
+        elif key == "r":
+            apply(guide.repeat(t))
+        elif key == "s":
+            apply(guide.skip(t))
+        if key in "prs" and not opened.live:
+            view.say("note: a recorded or simulated subject keeps to the nominal schedule")
+
+    with Spool.in_dir(settings.data_dir) as spool:
+        agg = Aggregates(spool)
+        info = spool.start_session(
+            subject=args.subject,
+            source=opened.label,
+            mode="assess",
+            started_at=time.time(),
+            meta={
+                "protocol": protocol.name,
+                "origin": protocol.origin,
+                "seed": str(args.seed),
+                "fs": f"{opened.fs:g}",
+            },
+        )
+        save_plan(agg, info.id, protocol.limits)
+
+        async def main(stop: asyncio.Event) -> None:
+            with _keys(interactive, on_key):
+                await run_session(
+                    opened.source,
+                    engine,
+                    spool,
+                    info.id,
+                    store_samples=True,
+                    on_event=view.event,
+                    on_block=on_block,
+                    stop=stop,
+                )
+
+        run_until_signalled(main)
+        apply(guide.stop(clock["t"]))
+        view.close()
+        save_timeline(agg, info.id, guide.windows)
+        result = load_assessment(spool, agg, spool.session(info.id))
+        out = args.out or settings.data_dir / "reports" / f"{info.id}.html"
+        write_report(spool, agg, result.info, out)
+    print(format_assessment(result))
+    print()
+    print(f"session {info.id}")
+    print(f"report {out}")
+    return 0
+
+
+class _View:
+    """Instructions as lines; on a terminal, a live line of counts per hand under them."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._s = stream
+        self._tty = stream.isatty()
+        self.task: str | None = None
+        self._moves = {Side.L: 0, Side.R: 0}
+        self._mirrors = {Side.L: 0, Side.R: 0}
+        self._drawn = 0.0
+
+    def say(self, text: str, step: Say | None = None) -> None:
+        if step is not None and step.cue and not self._tty:
+            return  # beats and countdowns only matter to someone watching
+        stamp = "" if step is None else f"[{step.t:6.1f} s] "
+        self._s.write(("\r\033[K" if self._tty else "") + stamp + text + "\n")
+        self._s.flush()
+
+    def event(self, event: Event) -> None:
+        if isinstance(event, MovementEvent):
+            self._moves[event.active] += 1
+            self._mirrors[event.active] += event.kind is Kind.MIRROR
+
+    def draw(self, t: float) -> None:
+        now = time.monotonic()
+        if not self._tty or now - self._drawn < 0.1:
+            return
+        self._drawn = now
+        hands = "  ".join(
+            f"{s.value}: {self._moves[s]} moves {self._mirrors[s]} mirror" for s in Side
+        )
+        self._s.write(f"\r\033[Kt={t:6.1f} s  {self.task or 'rest':<14} {hands}")
+        self._s.flush()
+
+    def close(self) -> None:
+        if self._tty:
+            self._s.write("\r\033[K")
+            self._s.flush()
+
+
+@contextlib.contextmanager
+def _keys(enabled: bool, on_key: Callable[[str], None]) -> Iterator[None]:
+    """Single keys from the terminal, without Enter, while the session runs."""
+    if not enabled:
+        yield
+        return
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    loop = asyncio.get_running_loop()
+    tty.setcbreak(fd)
+    loop.add_reader(fd, lambda: on_key(sys.stdin.read(1)))
+    try:
+        yield
+    finally:
+        loop.remove_reader(fd)
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)

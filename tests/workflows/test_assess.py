@@ -1,0 +1,102 @@
+"""`mirrorwatch assess` end to end: unattended run, scores against the simulator's truth."""
+
+from __future__ import annotations
+
+import re
+import statistics
+from pathlib import Path
+
+import pytest
+from workflow_run import SEED, Run, mirrorwatch
+
+from pipeline.assessment.protocol import Hand, load_protocol
+from pipeline.assessment.results import Assessment, load_assessment
+from pipeline.assessment.timeline import Status, nominal_schedule
+from pipeline.commands.assess import simulate_protocol
+from pipeline.store.aggregates import Aggregates
+from pipeline.store.spool import Spool
+
+
+@pytest.fixture(scope="module")
+def assessment(assessed: Run) -> Assessment:
+    with Spool.in_dir(assessed.data_dir) as spool:
+        return load_assessment(spool, Aggregates(spool), spool.session("latest"))
+
+
+def test_prints_session_and_report_path_at_the_end(assessed: Run) -> None:
+    tail = assessed.stdout.strip().splitlines()[-2:]
+    assert re.fullmatch(r"session \d{8}-\d{6}-[0-9a-f]{4}", tail[0])
+    assert tail[1].startswith("report ")
+    report = Path(tail[1].removeprefix("report "))
+    assert report.is_file()
+    assert "not a diagnosis" in report.read_text(encoding="utf-8")
+    assert "not a diagnosis" in assessed.stdout
+    # the examiner's guide went to stderr, task by task
+    for task in load_protocol("firearm-handling").tasks:
+        assert f"go: {task.name}" in assessed.stderr
+
+
+def test_runs_the_nominal_schedule_and_tells_the_engine_each_task(
+    assessment: Assessment,
+) -> None:
+    nominal = nominal_schedule(load_protocol("firearm-handling"))
+    assert [(w.name, w.start, w.end) for w in assessment.windows] == [
+        (w.name, w.start, w.end) for w in nominal
+    ]
+    assert all(w.status is Status.DONE for w in assessment.windows)
+    for s in assessment.tasks:
+        inside = [e for e in assessment.events if s.window.start <= e.t_onset < s.window.end]
+        assert {e.task for e in inside} <= {s.window.name}
+
+
+def test_per_task_scores_match_the_simulated_truth(assessment: Assessment) -> None:
+    sim = simulate_protocol(load_protocol("firearm-handling"), SEED)
+    for s in assessment.tasks:
+        truth = [m for m in sim.truth if m.task == s.window.name]
+        assert len(truth) == s.expected, s.window.name
+        assert s.stats.movements == len(truth), s.window.name
+        assert s.other == 0, s.window.name
+        assert min(s.completeness.values()) > 0.99
+        if s.window.active is Hand.BOTH:
+            assert s.stats.bimanual == len(truth)
+            continue
+        mirrors = [m for m in truth if m.kind == "mirror"]
+        assert s.stats.mirror == len(mirrors), s.window.name
+        if mirrors:
+            assert s.stats.median_ratio is not None
+            assert s.stats.max_ratio is not None
+            true_median = statistics.median(m.ratio for m in mirrors)
+            assert s.stats.median_ratio == pytest.approx(true_median, abs=0.05)
+            assert s.stats.max_ratio == pytest.approx(max(m.ratio for m in mirrors), abs=0.05)
+            assert s.stats.median_lag_ms is not None
+            true_lag = statistics.median(m.lag for m in mirrors) * 1000
+            assert s.stats.median_lag_ms == pytest.approx(true_lag, abs=40)
+
+
+def test_hand_summary_flags_a_subject_with_frequent_mirror_movements(
+    assessment: Assessment,
+) -> None:
+    # the simulated subject mirrors half the movements, ratios up to 0.6: beyond the limits
+    for hand in assessment.hands.values():
+        assert hand.stats.movements == 30
+        assert not hand.within
+        assert any("mirror share" in x for x in hand.exceeded)
+
+
+def test_report_verb_writes_the_latest_session(assessed: Run, tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    r = mirrorwatch(assessed.data_dir, "report", "--session", "latest", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == str(out)
+    text = out.read_text(encoding="utf-8")
+    assert "trigger-R" in text
+    assert "data:image/png;base64," in text
+    assert "http://" not in text
+    assert "https://" not in text
+
+
+def test_unknown_protocol_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    r = mirrorwatch(tmp_path / "d", "assess", "--protocol", "nope", "--subject", "x", "--yes")
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1
+    assert "firearm-handling" in r.stderr
