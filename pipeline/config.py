@@ -42,6 +42,7 @@ class EngineConfig:
     pre: float = 0.1  # s of the analysis window before the active onset
     lag_window: float = 0.25  # s, contralateral activity up to this late is time-locked
     max_duration: float = 4.0  # s, a longer movement is decided without its offset
+    max_active: float = 120.0  # s of activity after which the rest level is learnt anew
     k_mirror: float = 6.0  # contralateral peak above rest, in rest spreads, to count
     min_coupling: float = 0.5  # envelope correlation needed for sub-threshold activity
     bimanual_ratio: float = 0.6  # contra/active ratio from which both hands are intended
@@ -51,7 +52,7 @@ class EngineConfig:
 
     def __post_init__(self) -> None:
         _positive(self, "fs", "max_wait", "max_gap", "baseline_epoch", "min_on", "min_off")
-        _positive(self, "k_on", "k_off", "k_mirror", "max_duration", "lag_window")
+        _positive(self, "k_on", "k_off", "k_mirror", "max_duration", "lag_window", "max_active")
         for name in ("gyro_lowpass", "acc_lowpass"):
             if not 0 < getattr(self, name) < self.fs / 2:
                 raise ConfigError(f"{name}: must be between 0 and fs/2")

@@ -50,6 +50,7 @@ class OnsetDetector:
         self._min_off = cfg.samples(cfg.min_off)
         self._settle = cfg.samples(cfg.settle)
         self._max_back = cfg.samples(cfg.max_backdate)
+        self._max_active = cfg.samples(cfg.max_active)
         # rest statistics stay queryable as long as the mirror stage can look back
         look_back = cfg.pre + cfg.max_duration + cfg.lag_window + cfg.max_backdate + 1.0
         self._keep = cfg.samples(look_back) // self._epoch + 2
@@ -86,6 +87,13 @@ class OnsetDetector:
                     self._count_below(idx)
                 else:
                     self._below = 0
+                    if idx - self._active.onset >= self._max_active:
+                        # Active for this long is a changed rest (tremor, a loose strap,
+                        # a noisier sensor), not one movement: learn the rest level anew.
+                        self._active.offset = idx
+                        self._active = None
+                        self.level = None
+                        th_on, th_off = self._thresholds()
             elif x > th_on and idx >= self._settle_until and self.level is not None:
                 self._above += 1
                 if self._above >= self._min_on:

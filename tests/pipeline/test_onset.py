@@ -1,0 +1,64 @@
+"""Onset detector: thresholds from rest, backdating, offsets, recovery from a changed rest."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.config import EngineConfig
+from pipeline.history import History
+from pipeline.onset import Movement, OnsetDetector
+from sensors.types import Side
+
+
+def _run(env: list[float | None], cfg: EngineConfig | None = None) -> list[Movement]:
+    cfg = cfg or EngineConfig()
+    det = OnsetDetector(cfg, Side.L, cfg.gyro_spread_floor)
+    hist = History(2000)
+    out = []
+    for start in range(0, len(env), 4):
+        part = env[start : start + 4]
+        hist.write(start, part)
+        out.extend(det.process(start, part, hist))
+    return out
+
+
+def _rest(n: int, seed: int = 0, level: float = 0.01) -> list[float | None]:
+    rng = np.random.default_rng(seed)
+    return list(np.abs(rng.normal(level, 0.002, n)))
+
+
+def test_onset_backdated_and_offset_found() -> None:
+    env = _rest(1000)
+    bump = 2.0 * np.sin(np.linspace(0, np.pi, 60)) ** 2  # 0.6 s movement from row 500
+    for i, v in enumerate(bump):
+        env[500 + i] = float(env[500 + i] or 0.0) + float(v)
+    moves = _run(env)
+    assert len(moves) == 1
+    m = moves[0]
+    assert 497 <= m.onset <= 506  # backdated to where the envelope left rest
+    assert m.detected - m.onset <= 12
+    assert m.offset is not None
+    assert 555 <= m.offset <= 562
+    assert m.peak > 1.9
+
+
+def test_no_onset_during_start_up_or_from_noise() -> None:
+    assert _run(_rest(3000, seed=1)) == []
+
+
+def test_missing_rows_suppress_onsets_until_settled() -> None:
+    env = _rest(1000, seed=2)
+    env[400:450] = [None] * 50
+    env[450:470] = [1.0] * 20  # a jump right after the gap: filter settling, not movement
+    assert _run(env) == []
+
+
+def test_a_changed_rest_level_is_learnt_again() -> None:
+    cfg = EngineConfig(max_active=5.0)
+    env = _rest(600, seed=3) + _rest(3000, seed=4, level=0.5)  # tremor starts at row 600
+    bump = 3.0 * np.sin(np.linspace(0, np.pi, 60)) ** 2
+    for i, v in enumerate(bump):
+        env[3000 + i] = float(env[3000 + i] or 0.0) + float(v)
+    moves = _run(env, cfg)
+    assert moves[0].offset is not None  # the stuck movement was ended
+    assert any(2990 <= m.onset <= 3010 for m in moves)  # and a later movement is seen again
