@@ -6,6 +6,9 @@ since the previous packet into `ImuBlock.lost`: from the sensor's ticks while it
 runs on (exact, also across sequence wrap and long outages), from the session clock
 across a sensor restart (its ticks say nothing about the time in between).
 
+`lost` counts every sample missing in time before a block, whatever the cause: radio
+loss, an overflowing sensor FIFO, a stop and start, time without a connection.
+
 Session times of a side must increase from block to block. Early on the clock estimate
 moves earlier as smaller delays are seen, so a block may start before the previous one
 ended; its first samples are then pushed just after it (`retimed` counts them).
@@ -121,10 +124,10 @@ class BlockAssembler:
         return out
 
     def _assemble(self, frame: Frame, arrival: float) -> ImuBlock | None:
-        restarted = frame.restarted
         modulus = self._decoder.seq_modulus
         fresh = self._last_seq is not None and arrival - self._last_arrival < _SEQ_MEMORY
-        if frame.seq is not None and modulus is not None and fresh and not restarted:
+        if frame.seq is not None and modulus is not None and fresh and not frame.restarted:
+            # far behind means the counter restarted: the ticks tell whether the clock did
             ahead = (frame.seq - (self._last_seq or 0)) % modulus
             if ahead == 0:
                 self._duplicates += 1
@@ -132,14 +135,13 @@ class BlockAssembler:
             if modulus - ahead <= _REORDER_WINDOW:
                 self._out_of_order += 1
                 return None
-            restarted = ahead > modulus // 2
         epoch = self._clock.epoch
         s0 = self._clock.observe(
             frame.tick,
             frame.tick_hz,
             arrival,
             lead=float(frame.offsets[-1]),
-            restarted=restarted,
+            restarted=frame.restarted,
         )
         s = s0 + frame.offsets
         t = self._clock.to_session(s)

@@ -151,3 +151,13 @@ def test_wrong_side_is_a_programming_error() -> None:
     asm = BlockAssembler(Side.R, MirrorWatchDecoder())
     with pytest.raises(ValueError, match="side"):
         asm.feed(RawPacket(Side.L, 0.0, _packet(0)))
+
+
+def test_counter_restart_alone_keeps_the_clock() -> None:
+    # a firmware that restarts seq (but not its tick) on start: no clock restart, no loss
+    asm = BlockAssembler(Side.L, MirrorWatchDecoder())
+    before = [(_arrival(k), _packet(k, seq0=9000)) for k in range(5)]
+    after = [(_arrival(k), _packet(k, seq0=-5)) for k in range(5, 10)]  # seq 0, 1, ...
+    blocks = _feed(asm, before + after)
+    assert len(blocks) == 10
+    assert (asm.stats.resets, asm.stats.lost, asm.clock.epoch) == (0, 0, 0)
