@@ -210,3 +210,14 @@ def test_packet_rejects_impossible_fields() -> None:
         Packet(seq=65536, tick=0, raw_acc=acc)
     with pytest.raises(ValueError, match="raw_acc"):
         Packet(seq=0, tick=0, raw_acc=np.zeros((256, 3), np.int16))
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=80))
+def test_random_bytes_never_raise(data: bytes) -> None:
+    dec = MirrorWatchDecoder()
+    for packet in (data, EXAMPLE[:16] + data, b"\x01\x01" + data):
+        for frame in dec.decode(packet):
+            assert len(frame) >= 1
+    split = StreamSplitter()
+    assert all(len(pkt) >= 16 for pkt in split.feed(data + EXAMPLE))

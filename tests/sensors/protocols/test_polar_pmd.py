@@ -212,3 +212,24 @@ def test_through_the_assembler_a_lost_frame_becomes_lost_samples() -> None:
     assert np.all(np.diff(t) > 0)
     assert blocks[-1].t[-1] == pytest.approx(5.0 + (6 * n - 1) * PERIOD / 1e9, abs=0.005)
     assert asm.stats.resets == 0
+
+
+def test_accelerometer_waiting_too_long_for_gyro_is_dropped_and_counted() -> None:
+    dec = PolarPmdDecoder(sample_rate=52.0)
+    n = 9
+    for k in range(8):  # 8 frames x 9 samples = 1.38 s of accelerometer, no gyro at all
+        assert dec.decode(_acc_frame(TS + ((k + 1) * n - 1) * PERIOD, n)) == []
+    # samples more than 1 s (52 periods) before the newest (index 71) are given up: 0..18
+    assert dec.skipped() == {Reason.UNPAIRED: 19}
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=80), gyro=st.booleans())
+def test_random_bytes_never_raise(data: bytes, gyro: bool) -> None:
+    dec = PolarPmdDecoder(gyro=gyro)
+    for packet in (data, b"\x02" + data, b"\x05" + data):
+        for frame in dec.decode(packet):
+            assert len(frame) >= 1
+    asm = BlockAssembler(Side.L, PolarPmdDecoder(gyro=gyro))
+    for k, packet in enumerate((ACC_COMPRESSED, data, b"\x02" + data, GYRO_COMPRESSED)):
+        asm.feed(RawPacket(Side.L, float(k), packet))
