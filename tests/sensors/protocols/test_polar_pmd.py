@@ -174,7 +174,7 @@ def test_repeated_frame_skipped_and_clock_set_back_flagged() -> None:
 
 def _encode_delta(samples: np.ndarray, width: int) -> bytes:
     """Test-side encoder: int16 reference sample, then one block of `width`-bit deltas."""
-    body = samples[0].astype("<i2").tobytes()
+    body = bytes(samples[0].astype("<i2").tobytes())
     if len(samples) > 1:
         deltas = np.diff(samples, axis=0).ravel()
         bits = ((deltas[:, None] >> np.arange(width)) & 1).astype(np.uint8).ravel()
