@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from sensors.assembler import BlockAssembler
 from sensors.protocols.base import Reason
@@ -161,3 +163,23 @@ def test_counter_restart_alone_keeps_the_clock() -> None:
     blocks = _feed(asm, before + after)
     assert len(blocks) == 10
     assert (asm.stats.resets, asm.stats.lost, asm.clock.epoch) == (0, 0, 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    keep=st.lists(st.booleans(), min_size=2, max_size=120),
+    repeat=st.lists(st.integers(0, 119), max_size=10),
+    seq0=st.integers(0, 65535),
+)
+def test_every_sample_is_delivered_or_counted_lost(
+    keep: list[bool], repeat: list[int], seq0: int
+) -> None:
+    kept = [k for k, on in enumerate(keep) if on]
+    assume(kept)
+    order = [k for k in kept for _ in range(1 + repeat.count(k))]  # some sent twice
+    asm = BlockAssembler(Side.L, MirrorWatchDecoder())
+    blocks = _feed(asm, [(_arrival(k), _packet(k, seq0=seq0)) for k in order])
+    span = (kept[-1] - kept[0] + 1) * N
+    assert sum(len(b) for b in blocks) + sum(b.lost for b in blocks) == span
+    assert asm.stats.duplicates == len(order) - len(kept)
+    assert _counts(blocks) == kept
