@@ -31,8 +31,13 @@ from sensors.protocols.base import Frame, MalformedPacket, Reason, SkipCounter
 from sensors.types import FloatArray
 
 __all__ = [
+    "FLAG_GYRO",
+    "FLAG_LINEAR",
+    "FLAG_RESTARTED",
     "HEADER_SIZE",
     "ODR_HZ",
+    "SEQ_MODULUS",
+    "TICK_MODULUS",
     "VERSION",
     "AccRange",
     "GyrRange",
@@ -40,6 +45,7 @@ __all__ = [
     "Packet",
     "StreamSplitter",
     "encode_packet",
+    "packet_size",
     "parse_packet",
     "to_raw",
 ]

@@ -47,8 +47,10 @@ from sensors.protocols.base import Frame, MalformedPacket, Reason, SkipCounter
 from sensors.types import FloatArray
 
 __all__ = [
+    "CONTROL_UUID",
     "DATA_UUID",
     "EPOCH_UNIX_NS",
+    "SERVICE_UUID",
     "Measurement",
     "PmdFrame",
     "PolarPmdDecoder",
