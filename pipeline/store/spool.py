@@ -8,6 +8,11 @@ them in order and remove them once the server acknowledged them.
 A `Spool` object is one connection. It may be used from any thread (for example
 via `asyncio.to_thread`) but by one caller at a time; other processes may open
 the same file concurrently (WAL readers never block the writer).
+
+Delivery (pipeline/store/outbox.py): each table is drained in id order up to a
+cursor, and rows stay until the size bound (`max_bytes`) needs room: delivered
+rows go first, then undelivered raw samples, link statistics and events last,
+every undelivered drop counted and logged.
 """
 
 from __future__ import annotations
@@ -28,51 +33,17 @@ from typing import Any
 import numpy as np
 
 from pipeline.events import MovementEvent
+from pipeline.store import outbox, schema
+from pipeline.store.outbox import DeliveryStatus, Outgoing, Stream
+from pipeline.store.schema import SCHEMA_VERSION
 from sensors.types import ImuBlock, Side
 
-SCHEMA_VERSION = 1
 SPOOL_FILENAME = "spool.sqlite"
 SUBJECT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
 BUSY_TIMEOUT_S = 10.0
 """How long a write waits for another connection's write transaction, seconds."""
 
 _SUBJECT_RE = re.compile(SUBJECT_PATTERN)
-
-_SCHEMA = (
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    """CREATE TABLE sessions (
-        id TEXT PRIMARY KEY,
-        subject TEXT NOT NULL,
-        source TEXT NOT NULL,
-        mode TEXT NOT NULL,
-        started_at REAL NOT NULL,
-        ended_at REAL,
-        meta TEXT NOT NULL
-    )""",
-    # AUTOINCREMENT: ids are never reused, even after the newest rows were
-    # drained and deleted, so "everything above id N" stays a valid cursor.
-    """CREATE TABLE events (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        session_id TEXT NOT NULL REFERENCES sessions(id),
-        t_onset REAL NOT NULL,
-        active TEXT NOT NULL CHECK (active IN ('L', 'R')),
-        kind TEXT NOT NULL,
-        grade INTEGER NOT NULL CHECK (grade BETWEEN 0 AND 4),
-        data TEXT NOT NULL
-    )""",
-    "CREATE INDEX events_session ON events (session_id, t_onset)",
-    """CREATE TABLE samples (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        session_id TEXT NOT NULL REFERENCES sessions(id),
-        side TEXT NOT NULL CHECK (side IN ('L', 'R')),
-        t REAL NOT NULL,
-        ax REAL NOT NULL, ay REAL NOT NULL, az REAL NOT NULL,
-        gx REAL, gy REAL, gz REAL
-    )""",
-    # Index entries carry the rowid, so this also serves "ORDER BY id" per side.
-    "CREATE INDEX samples_session_side ON samples (session_id, side)",
-    f"INSERT INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}')",
-)
 
 _SESSION_COLUMNS = """
     SELECT s.id, s.subject, s.source, s.mode, s.started_at, s.ended_at, s.meta,
@@ -116,8 +87,10 @@ class StoredEvent:
 class Spool:
     """Sessions, movement events and raw samples in one SQLite file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, max_bytes: int | None = None) -> None:
+        """Open or create the spool at `path`; `max_bytes` bounds it (None: unbounded)."""
         self.path = path
+        self.max_bytes = max_bytes
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -141,9 +114,9 @@ class Spool:
             raise
 
     @classmethod
-    def in_dir(cls, data_dir: Path) -> Spool:
+    def in_dir(cls, data_dir: Path, *, max_bytes: int | None = None) -> Spool:
         """The spool of a data directory (`<data_dir>/spool.sqlite`)."""
-        return cls(data_dir / SPOOL_FILENAME)
+        return cls(data_dir / SPOOL_FILENAME, max_bytes=max_bytes)
 
     def _setup(self) -> None:
         mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -157,8 +130,7 @@ class Spool:
             with self._write() as db:
                 tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master")]
                 if not tables:
-                    for statement in _SCHEMA:
-                        db.execute(statement)
+                    schema.create(db)
                 elif "meta" not in tables:
                     raise SpoolError(f"{self.path} is an SQLite file but not a MirrorWatch spool")
         row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
@@ -170,8 +142,13 @@ class Spool:
                 f"the spool {self.path} has schema version {version}, newer than this "
                 f"MirrorWatch understands ({SCHEMA_VERSION}): upgrade MirrorWatch"
             )
-        if version != SCHEMA_VERSION:
+        if version < 1:
             raise SpoolError(f"the spool {self.path} has unsupported schema version {version}")
+        if version < SCHEMA_VERSION:
+            with self._write() as db:
+                # Re-read inside the write lock: another process may have migrated it.
+                row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                schema.migrate(db, int(row[0]))
 
     def _has_table(self, name: str) -> bool:
         sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
@@ -297,6 +274,7 @@ class Spool:
                 )
                 assert cursor.lastrowid is not None  # always set after an INSERT
                 ids.append(cursor.lastrowid)
+        self._bound()
         return ids
 
     def events(self, session_id: str | None = None) -> list[StoredEvent]:
@@ -346,6 +324,7 @@ class Spool:
                 )
                 last[side] = (float(block.t[-1]), block.has_gyro)
                 rows += n
+        self._bound()
         return rows
 
     def samples(self, session_id: str, side: Side) -> ImuBlock | None:
@@ -362,6 +341,76 @@ class Spool:
         a = np.array(rows, dtype=np.float64)
         gyr = None if math.isnan(a[0, 4]) else a[:, 4:].copy()
         return ImuBlock(side=side, t=a[:, 0].copy(), acc=a[:, 1:4].copy(), gyr=gyr)
+
+    # -- link statistics ---------------------------------------------------------
+
+    def add_link(
+        self,
+        session_id: str,
+        side: Side,
+        t: float,
+        *,
+        battery: float | None = None,
+        rssi: float | None = None,
+        lost: int = 0,
+        reconnects: int = 0,
+    ) -> int:
+        """Store one wrist's link health at session time `t` (s); committed on return.
+
+        `battery` %, `rssi` dBm (None when unknown); `lost` samples and
+        `reconnects` since the session started (running totals). Returns the row id.
+        """
+        if not all(math.isfinite(x) for x in (t, battery or 0.0, rssi or 0.0)):
+            raise SpoolError("non-finite link statistics, not stored")
+        with self._write() as db:
+            self._require_session(session_id)
+            cursor = db.execute(
+                "INSERT INTO link (session_id, side, t, battery, rssi, lost, reconnects)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (session_id, side.value, t, battery, rssi, lost, reconnects),
+            )
+        self._bound()
+        assert cursor.lastrowid is not None  # always set after an INSERT
+        return cursor.lastrowid
+
+    # -- delivery (pipeline/store/outbox.py) ----------------------------------------
+
+    def pending(self, stream: Stream, limit: int) -> list[Outgoing]:
+        """Up to `limit` undelivered rows of `stream` in id order, as line-protocol points."""
+        return outbox.pending(self._db, stream, limit)
+
+    def mark_delivered(self, stream: Stream, upto: int) -> None:
+        """The server acknowledged every row of `stream` up to id `upto`; committed on return."""
+        with self._write() as db:
+            outbox.mark_delivered(db, stream, upto)
+            outbox.set_meta(db, {"last_delivery_at": repr(time.time())})
+
+    def quarantine(self, item: Outgoing, message: str) -> None:
+        """The server refused `item` for good: keep it aside with `message`, move on."""
+        with self._write() as db:
+            outbox.quarantine(db, item, message, time.time())
+
+    def quarantined(self) -> list[tuple[Outgoing, str]]:
+        """Rows the server refused, oldest first, with the server's message."""
+        rows = self._db.execute(
+            "SELECT stream, row_id, line, message FROM quarantine ORDER BY id"
+        ).fetchall()
+        return [(Outgoing(Stream(s), i, line), msg) for s, i, line, msg in rows]
+
+    def note_delivery_error(self, message: str | None) -> None:
+        """Remember the last delivery problem for `mirrorwatch status` (None clears it)."""
+        now = None if message is None else repr(time.time())
+        with self._write() as db:
+            outbox.set_meta(db, {"last_error": message, "last_error_at": now})
+
+    def delivery_status(self) -> DeliveryStatus:
+        """Pending and dropped rows per stream, oldest pending time, last error."""
+        return outbox.status(self._db)
+
+    def _bound(self) -> None:
+        if self.max_bytes is not None and outbox.used_bytes(self._db) > self.max_bytes:
+            with self._write() as db:
+                outbox.enforce_bound(db, self.max_bytes)
 
     # -- housekeeping ----------------------------------------------------------
 

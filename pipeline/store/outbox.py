@@ -1,0 +1,217 @@
+"""Delivery bookkeeping inside the spool: pending rows, cursors, quarantine, size bound.
+
+Functions here run on the spool's connection inside its transactions; `Spool`
+exposes them as methods. A stream (table) is drained in row-id order; its
+cursor says up to which id every row was acknowledged or quarantined, so a
+restarted writer resumes exactly where the last acknowledgement left it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pipeline.store import lineproto
+
+log = logging.getLogger(__name__)
+
+
+class Stream(StrEnum):
+    """A spool table drained to the server, in sending order (events first)."""
+
+    EVENTS = "events"
+    LINK = "link"
+    SAMPLES = "samples"
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One pending row as a line-protocol point."""
+
+    stream: Stream
+    row_id: int
+    line: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryStatus:
+    """What `mirrorwatch status` shows about delivery.
+
+    `oldest_pending` is the wall-clock time (unix s) of the oldest undelivered
+    row's data, None when nothing is pending. `dropped` counts rows the size
+    bound removed before they were delivered.
+    """
+
+    pending: dict[Stream, int]
+    dropped: dict[Stream, int]
+    quarantined: int
+    oldest_pending: float | None
+    last_error: str | None
+    last_error_at: float | None
+    last_delivery_at: float | None
+
+    @property
+    def total_pending(self) -> int:
+        return sum(self.pending.values())
+
+
+_PENDING_SQL = {
+    Stream.EVENTS: """SELECT e.id, x.subject, x.id, x.started_at, e.data
+        FROM events e JOIN sessions x ON x.id = e.session_id
+        WHERE e.id > ? ORDER BY e.id LIMIT ?""",
+    Stream.LINK: """SELECT l.id, x.subject, x.id, x.started_at, l.side, l.t,
+            l.battery, l.rssi, l.lost, l.reconnects
+        FROM link l JOIN sessions x ON x.id = l.session_id
+        WHERE l.id > ? ORDER BY l.id LIMIT ?""",
+    Stream.SAMPLES: """SELECT s.id, x.subject, x.id, x.started_at, s.side, s.t,
+            s.ax, s.ay, s.az, s.gx, s.gy, s.gz
+        FROM samples s JOIN sessions x ON x.id = s.session_id
+        WHERE s.id > ? ORDER BY s.id LIMIT ?""",
+}
+
+_OLDEST_SQL = {
+    Stream.EVENTS: """SELECT x.started_at + e.t_onset FROM events e
+        JOIN sessions x ON x.id = e.session_id WHERE e.id > ? ORDER BY e.id LIMIT 1""",
+    Stream.LINK: """SELECT x.started_at + l.t FROM link l
+        JOIN sessions x ON x.id = l.session_id WHERE l.id > ? ORDER BY l.id LIMIT 1""",
+    Stream.SAMPLES: """SELECT x.started_at + s.t FROM samples s
+        JOIN sessions x ON x.id = s.session_id WHERE s.id > ? ORDER BY s.id LIMIT 1""",
+}
+
+
+def cursor(db: sqlite3.Connection, stream: Stream) -> int:
+    row = db.execute("SELECT delivered_id FROM delivery WHERE stream = ?", (stream.value,))
+    return int(row.fetchone()[0])
+
+
+def pending(db: sqlite3.Connection, stream: Stream, limit: int) -> list[Outgoing]:
+    """Up to `limit` undelivered rows of `stream`, oldest first, as points."""
+    rows = db.execute(_PENDING_SQL[stream], (cursor(db, stream), limit)).fetchall()
+    if stream is Stream.EVENTS:
+        return [
+            Outgoing(stream, r[0], lineproto.movement(r[1], r[2], r[3], json.loads(r[4])))
+            for r in rows
+        ]
+    if stream is Stream.LINK:
+        return [Outgoing(stream, r[0], lineproto.link(*r[1:])) for r in rows]
+    imu = lineproto.imu
+    return [
+        Outgoing(stream, r[0], imu(r[1], r[2], r[3], r[4], r[5], r[6:9], r[9:12])) for r in rows
+    ]
+
+
+def mark_delivered(db: sqlite3.Connection, stream: Stream, upto: int) -> None:
+    """Advance the cursor of `stream` to `upto` (never backwards)."""
+    db.execute(
+        "UPDATE delivery SET delivered_id = max(delivered_id, ?) WHERE stream = ?",
+        (upto, stream.value),
+    )
+
+
+def quarantine(db: sqlite3.Connection, item: Outgoing, message: str, at: float) -> None:
+    """Set a refused row aside with the server's message and move the cursor past it."""
+    db.execute(
+        "INSERT INTO quarantine (stream, row_id, line, message, at) VALUES (?, ?, ?, ?, ?)",
+        (item.stream.value, item.row_id, item.line, message, at),
+    )
+    mark_delivered(db, item.stream, item.row_id)
+
+
+def set_meta(db: sqlite3.Connection, values: dict[str, str | None]) -> None:
+    for key, value in values.items():
+        if value is None:
+            db.execute("DELETE FROM meta WHERE key = ?", (key,))
+        else:
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+
+def status(db: sqlite3.Connection) -> DeliveryStatus:
+    meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+    counts: dict[Stream, int] = {}
+    dropped: dict[Stream, int] = {}
+    oldest: list[float] = []
+    for stream in Stream:
+        done = cursor(db, stream)
+        sql = f"SELECT count(*) FROM {stream.value} WHERE id > ?"
+        counts[stream] = int(db.execute(sql, (done,)).fetchone()[0])
+        row = db.execute("SELECT dropped FROM delivery WHERE stream = ?", (stream.value,))
+        dropped[stream] = int(row.fetchone()[0])
+        first = db.execute(_OLDEST_SQL[stream], (done,)).fetchone()
+        if first is not None:
+            oldest.append(float(first[0]))
+    quarantined = int(db.execute("SELECT count(*) FROM quarantine").fetchone()[0])
+
+    def number(key: str) -> float | None:
+        return float(meta[key]) if key in meta else None
+
+    return DeliveryStatus(
+        pending=counts,
+        dropped=dropped,
+        quarantined=quarantined,
+        oldest_pending=min(oldest) if oldest else None,
+        last_error=meta.get("last_error"),
+        last_error_at=number("last_error_at"),
+        last_delivery_at=number("last_delivery_at"),
+    )
+
+
+# -- size bound ----------------------------------------------------------------
+
+_ROW_BYTES = {Stream.SAMPLES: 60, Stream.LINK: 50, Stream.EVENTS: 400}
+"""Rough bytes per row with its index entries: how many rows to delete per round."""
+
+# Delivered rows go first (they are safe in the server), then undelivered raw
+# samples, link statistics, and events last: events are what the study needs.
+_PRUNE_ORDER = (
+    *((s, True) for s in (Stream.SAMPLES, Stream.LINK, Stream.EVENTS)),
+    *((s, False) for s in (Stream.SAMPLES, Stream.LINK, Stream.EVENTS)),
+)
+
+
+def used_bytes(db: sqlite3.Connection) -> int:
+    """Bytes of the database file in use (free pages excluded, WAL excluded)."""
+    pages = int(db.execute("PRAGMA page_count").fetchone()[0])
+    free = int(db.execute("PRAGMA freelist_count").fetchone()[0])
+    size = int(db.execute("PRAGMA page_size").fetchone()[0])
+    return (pages - free) * size
+
+
+def enforce_bound(db: sqlite3.Connection, max_bytes: int) -> dict[Stream, int]:
+    """Delete oldest rows until the spool uses at most `max_bytes`; undelivered drops per stream.
+
+    Every undelivered row deleted is added to its stream's `dropped` counter and
+    logged as a warning.
+    """
+    lost: dict[Stream, int] = {}
+    for stream, delivered in _PRUNE_ORDER:
+        while (excess := used_bytes(db) - max_bytes) > 0:
+            done = cursor(db, stream)
+            n = max(16, excess // _ROW_BYTES[stream])
+            where = "id <= ?" if delivered else "id > ?"
+            ids = db.execute(
+                f"SELECT id FROM {stream.value} WHERE {where} ORDER BY id LIMIT ?", (done, n)
+            ).fetchall()
+            if not ids:
+                break
+            db.execute(
+                f"DELETE FROM {stream.value} WHERE id BETWEEN ? AND ? AND {where}",
+                (ids[0][0], ids[-1][0], done),
+            )
+            if not delivered:
+                lost[stream] = lost.get(stream, 0) + len(ids)
+                # The cursor moves past dropped rows so they are not waited for.
+                mark_delivered(db, stream, ids[-1][0])
+        if excess <= 0:
+            break
+    for stream, n in lost.items():
+        db.execute("UPDATE delivery SET dropped = dropped + ? WHERE stream = ?", (n, stream.value))
+        log.warning(
+            "spool over its size bound (%d bytes): dropped %d undelivered %s rows",
+            max_bytes,
+            n,
+            stream.value,
+        )
+    return lost

@@ -1,0 +1,103 @@
+"""The spool's SQLite schema, its version and the migrations between versions.
+
+Version 1: sessions, events, samples. Version 2 adds what delivery to InfluxDB
+needs: a `link` table (measurement `link`), one delivery cursor per stream
+(everything with a row id at or below it was acknowledged by the server or
+quarantined), the quarantine of rows a server refused, and drop counters for
+the size bound.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+SCHEMA_VERSION = 2
+
+STREAMS = ("events", "link", "samples")
+"""Tables drained to the server, in the order a writer sends them."""
+
+_V1 = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        subject TEXT NOT NULL,
+        source TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        ended_at REAL,
+        meta TEXT NOT NULL
+    )""",
+    # AUTOINCREMENT: ids are never reused, even after the newest rows were
+    # drained and deleted, so "everything above id N" stays a valid cursor.
+    """CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id TEXT NOT NULL REFERENCES sessions(id),
+        t_onset REAL NOT NULL,
+        active TEXT NOT NULL CHECK (active IN ('L', 'R')),
+        kind TEXT NOT NULL,
+        grade INTEGER NOT NULL CHECK (grade BETWEEN 0 AND 4),
+        data TEXT NOT NULL
+    )""",
+    "CREATE INDEX events_session ON events (session_id, t_onset)",
+    """CREATE TABLE samples (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id TEXT NOT NULL REFERENCES sessions(id),
+        side TEXT NOT NULL CHECK (side IN ('L', 'R')),
+        t REAL NOT NULL,
+        ax REAL NOT NULL, ay REAL NOT NULL, az REAL NOT NULL,
+        gx REAL, gy REAL, gz REAL
+    )""",
+    # Index entries carry the rowid, so this also serves "ORDER BY id" per side.
+    "CREATE INDEX samples_session_side ON samples (session_id, side)",
+    "INSERT INTO meta (key, value) VALUES ('schema_version', '1')",
+)
+
+_V1_TO_V2 = (
+    """CREATE TABLE link (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id TEXT NOT NULL REFERENCES sessions(id),
+        side TEXT NOT NULL CHECK (side IN ('L', 'R')),
+        t REAL NOT NULL,
+        battery REAL,
+        rssi REAL,
+        lost INTEGER NOT NULL CHECK (lost >= 0),
+        reconnects INTEGER NOT NULL CHECK (reconnects >= 0)
+    )""",
+    # delivered_id: the cursor; dropped: rows the size bound removed before delivery.
+    """CREATE TABLE delivery (
+        stream TEXT PRIMARY KEY,
+        delivered_id INTEGER NOT NULL,
+        dropped INTEGER NOT NULL
+    )""",
+    *(f"INSERT INTO delivery VALUES ('{s}', 0, 0)" for s in STREAMS),
+    """CREATE TABLE quarantine (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        stream TEXT NOT NULL,
+        row_id INTEGER NOT NULL,
+        line TEXT NOT NULL,
+        message TEXT NOT NULL,
+        at REAL NOT NULL
+    )""",
+    "UPDATE meta SET value = '2' WHERE key = 'schema_version'",
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1_TO_V2}
+"""Statements that take a spool from version N to N + 1."""
+
+
+def create(db: sqlite3.Connection) -> None:
+    """Create the current schema in an empty database (inside the caller's transaction)."""
+    for statement in _V1:
+        db.execute(statement)
+    migrate(db, 1)
+
+
+def migrate(db: sqlite3.Connection, version: int) -> None:
+    """Bring a spool from `version` to SCHEMA_VERSION (inside the caller's transaction).
+
+    Rows stored before version 2 start undelivered: nothing was ever sent.
+    """
+    while version < SCHEMA_VERSION:
+        for statement in MIGRATIONS[version]:
+            db.execute(statement)
+        version += 1
