@@ -1,16 +1,40 @@
-"""Where data lives and what `mirrorwatch.toml` configures."""
+"""Where data lives and what `mirrorwatch.toml` configures.
+
+`[influx]` (url, org, bucket, api, insecure, timeout_s, batch_size, token_file)
+turns on delivery to InfluxDB; `MIRRORWATCH_INFLUX_URL`, `_ORG` and `_BUCKET` win
+over the file. The token never sits in the file: `MIRRORWATCH_INFLUX_TOKEN`, else
+the file named by `MIRRORWATCH_INFLUX_TOKEN_FILE` or `token_file`. `[spool]
+max_mb` bounds the spool.
+"""
 
 from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipeline.config import ConfigError, EngineConfig
 
 CONFIG_NAME = "mirrorwatch.toml"
+DEFAULT_SPOOL_MAX_MB = 4096  # ~ 3 days of raw samples of two wrists at 100 Hz
+
+
+@dataclass(frozen=True, slots=True)
+class InfluxSettings:
+    """Where and how to deliver: `api` "v2" (InfluxDB 2.x/3.x, influxdb-client) or
+    "v1" (InfluxDB 1.x `/write`, `bucket` is "database" or "database/retention",
+    token "user:password" or empty). `insecure` skips TLS certificate checks."""
+
+    url: str
+    org: str
+    bucket: str
+    token: str = field(repr=False)  # repr=False: a logged Settings never shows it
+    api: str = "v2"
+    insecure: bool = False
+    timeout_s: float = 10.0
+    batch_size: int = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +44,8 @@ class Settings:
     data_dir: Path
     engine: EngineConfig
     config_path: Path | None  # the file they came from, if any
+    influx: InfluxSettings | None = None  # None: no delivery, the spool is the store
+    spool_max_bytes: int | None = DEFAULT_SPOOL_MAX_MB * 1024 * 1024
 
 
 def default_data_dir() -> Path:
@@ -59,7 +85,7 @@ def load_settings(config: Path | None, data_dir: Path | None) -> Settings:
             raise ConfigError(f"{path}: cannot read: {e}") from None
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{path}: {e}") from None
-    unknown = sorted(set(table) - {"data_dir", "engine"})
+    unknown = sorted(set(table) - {"data_dir", "engine", "influx", "spool"})
     if unknown:
         raise ConfigError(f"{path}: unknown key {unknown[0]!r}")
     engine_table = table.get("engine", {})
@@ -75,4 +101,107 @@ def load_settings(config: Path | None, data_dir: Path | None) -> Settings:
             raise ConfigError(f"{path}: data_dir must be a string")
         env_set = bool(os.environ.get("MIRRORWATCH_DATA_DIR"))
         data_dir = Path(from_file).expanduser() if from_file and not env_set else None
-    return Settings(data_dir=data_dir or default_data_dir(), engine=engine, config_path=path)
+    return Settings(
+        data_dir=data_dir or default_data_dir(),
+        engine=engine,
+        config_path=path,
+        influx=_influx(_table(table, "influx", path), path),
+        spool_max_bytes=_spool_max_bytes(_table(table, "spool", path), path),
+    )
+
+
+def _table(table: dict[str, Any], key: str, path: Path | None) -> dict[str, Any]:
+    value = table.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: {key} must be a table")
+    return value
+
+
+def _spool_max_bytes(table: dict[str, Any], path: Path | None) -> int:
+    unknown = sorted(set(table) - {"max_mb"})
+    if unknown:
+        raise ConfigError(f"{path}: unknown key 'spool.{unknown[0]}'")
+    max_mb = table.get("max_mb", DEFAULT_SPOOL_MAX_MB)
+    if isinstance(max_mb, bool) or not isinstance(max_mb, int | float) or not max_mb >= 1:
+        raise ConfigError(f"{path}: spool.max_mb must be a number >= 1")
+    return int(max_mb * 1024 * 1024)
+
+
+_INFLUX_KEYS = {"url", "org", "bucket", "api", "insecure", "timeout_s", "batch_size", "token_file"}
+
+
+def _influx(table: dict[str, Any], path: Path | None) -> InfluxSettings | None:
+    """The delivery settings, or None when no URL is configured anywhere."""
+    if "token" in table:
+        raise ConfigError(
+            f"{path}: influx.token is not read from files: set MIRRORWATCH_INFLUX_TOKEN "
+            "or point influx.token_file (or MIRRORWATCH_INFLUX_TOKEN_FILE) at a file"
+        )
+    unknown = sorted(set(table) - _INFLUX_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key 'influx.{unknown[0]}'")
+    for key in ("url", "org", "bucket", "api", "token_file"):
+        if key in table and not isinstance(table[key], str):
+            raise ConfigError(f"{path}: influx.{key} must be a string")
+    insecure = table.get("insecure", False)
+    timeout_s = table.get("timeout_s", 10.0)
+    batch_size = table.get("batch_size", 5000)
+    if not isinstance(insecure, bool):
+        raise ConfigError(f"{path}: influx.insecure must be true or false")
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or timeout_s <= 0:
+        raise ConfigError(f"{path}: influx.timeout_s must be a number > 0")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"{path}: influx.batch_size must be an integer >= 1")
+    values = {k: table.get(k, "") for k in ("url", "org", "bucket")}
+    for key in values:
+        env = os.environ.get(f"MIRRORWATCH_INFLUX_{key.upper()}")
+        if env:
+            values[key] = env
+    if not values["url"]:
+        return None
+    api = table.get("api", "v2")
+    if api not in ("v1", "v2"):
+        raise ConfigError(f"{path}: influx.api must be 'v1' or 'v2'")
+    if not values["url"].startswith(("http://", "https://")):
+        raise ConfigError(f"influx url must start with http:// or https://: {values['url']!r}")
+    required = ("org", "bucket") if api == "v2" else ("bucket",)
+    for key in required:
+        if not values[key]:
+            raise ConfigError(
+                f"influx.{key} is not set (in {path or CONFIG_NAME} [influx] or "
+                f"MIRRORWATCH_INFLUX_{key.upper()})"
+            )
+    token = _token(table.get("token_file"), path)
+    if api == "v2" and not token:
+        raise ConfigError(
+            "no InfluxDB token: set MIRRORWATCH_INFLUX_TOKEN or MIRRORWATCH_INFLUX_TOKEN_FILE"
+        )
+    return InfluxSettings(
+        url=values["url"].rstrip("/"),
+        org=values["org"],
+        bucket=values["bucket"],
+        token=token,
+        api=api,
+        insecure=insecure,
+        timeout_s=float(timeout_s),
+        batch_size=batch_size,
+    )
+
+
+def _token(token_file: str | None, path: Path | None) -> str:
+    """The token from the environment or a file; errors never include its text."""
+    token = os.environ.get("MIRRORWATCH_INFLUX_TOKEN", "")
+    if token:
+        return token.strip()
+    name = os.environ.get("MIRRORWATCH_INFLUX_TOKEN_FILE") or token_file
+    if not name:
+        return ""
+    file = Path(name).expanduser()
+    if not file.is_absolute() and path is not None and token_file == name:
+        file = path.parent / file  # relative to the config file that names it
+    try:
+        return file.read_text(encoding="utf-8").strip()
+    except OSError as e:
+        raise ConfigError(f"cannot read the InfluxDB token file {file}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"the InfluxDB token file {file} is not UTF-8 text") from None
