@@ -58,7 +58,7 @@ _GYR_NOISE = 0.007  # rad/s, white, per axis
 _ACC_NOISE = 0.03  # m/s^2, white, per axis
 _BIAS = (0.012, 1200.0)  # rad/s, s: gyro bias, stationary std and correlation time
 _DRIFT = (0.003, 3.0)  # rad/s, s: slow postural sway of a resting wrist, same form
-_TREMOR = 0.005  # rad/s rms, physiological tremor
+_TREMOR = (0.005, 0.02)  # rad/s rms, physiological tremor (about 0.3-1 deg/s), per wrist
 _TWITCH_RATE = 2.0 / 60.0  # per s and wrist
 _WRIST_LEVER = np.array([0.08, 0.0, 0.0])  # m, wrist joint -> sensor, for tremor
 _SHOULDER_LEVER = (0.6, 0.0, 0.0)  # m, shoulder -> sensor, for arm swing
@@ -172,6 +172,7 @@ class _Wrist:
         self.lost = 0
         nyq = config.fs / 2
         centre = rng.uniform(8.5, 11.0)
+        self.tremor_rms = rng.uniform(*_TREMOR)
         self.tremor_sos = _bandpass(centre - 1.5, centre + 1.5, config.fs)
         self.tremor_zi = np.zeros((self.tremor_sos.shape[0], 2, 3))
         self.tremor_last = np.zeros(3)
@@ -292,7 +293,7 @@ class _Wrist:
             return
         noise = self._rng(k, _TREMOR_S).normal(0.0, 1.0, omega.shape)
         trem, self.tremor_zi = signal.sosfilt(self.tremor_sos, noise, axis=0, zi=self.tremor_zi)
-        trem *= _TREMOR / self.tremor_gain
+        trem *= self.tremor_rms / self.tremor_gain
         alpha = np.diff(trem, axis=0, prepend=self.tremor_last[None, :]) * self.cfg.fs
         self.tremor_last = trem[-1]
         omega += trem

@@ -185,9 +185,10 @@ def test_mirror_copy_has_truth_ratio_lag_and_reflected_axis(
         sa, sc = np.linalg.norm(ga, axis=1), np.linalg.norm(gc, axis=1)
         assert float(np.max(sa)) == pytest.approx(m.peak, rel=0.05)
         assert float(np.max(sc) / np.max(sa)) == pytest.approx(m.ratio, rel=0.2)
-        lag = onset_at(tc, sc, 0.1) - onset_at(ta, sa, 0.1)
-        # the copy is smoothed (rises more slowly), so its 10 % point comes a little later
-        assert -0.015 < lag - m.lag < 0.035
+        # 30 %: tremor (up to 0.02 rad/s rms per axis) crosses lower levels by itself
+        lag = onset_at(tc, sc, 0.3) - onset_at(ta, sa, 0.3)
+        # the copy is smoothed (rises more slowly), so its 30 % point comes a little later
+        assert -0.015 < lag - m.lag < 0.05
         # in its first lobe, the reflected copy turns the way the active hand turns
         da, dc = first_lobe_direction(sa, ga), first_lobe_direction(sc, gc)
         assert float(np.dot(dc * AXIAL_MIRROR, da)) > 0.95
