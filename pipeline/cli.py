@@ -14,13 +14,19 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.commands import Handler, UsageError, assess, local, report
+from pipeline.commands import Handler, UsageError, assess, delivery, local, monitor, report
 from pipeline.config import ConfigError
 from pipeline.settings import load_settings
 from pipeline.store.spool import SpoolError
 from sensors.recording import RecordingError
 
-_VERB_MODULES = (local, assess, report)  # each has register(verbs); add a module per verb group
+_VERB_MODULES = (
+    local,
+    delivery,
+    assess,
+    monitor,
+    report,
+)  # each has register(verbs); add a module per verb group
 
 log = logging.getLogger("mirrorwatch")
 

@@ -4,6 +4,9 @@ One task reads the source, one feeds the engine, one stores. Queues are bounded
 so a slow store slows the source down instead of growing memory. Stopping (a
 signal, or the source ending) drains in order: the source stops, the engine is
 flushed, every decided event is committed, then the session is closed.
+
+A `background` job (for example continuous delivery to InfluxDB) runs beside
+them and is told, through the event it receives, when everything is committed.
 """
 
 from __future__ import annotations
@@ -57,8 +60,13 @@ async def run_session(
     on_block: Callable[[ImuBlock], None] | None = None,
     stop: asyncio.Event | None = None,
     queue_size: int = 256,
+    background: Callable[[asyncio.Event], Awaitable[None]] | None = None,
 ) -> SessionResult:
-    """Run `source` through `engine` into `spool` until it ends or `stop` is set."""
+    """Run `source` through `engine` into `spool` until it ends or `stop` is set.
+
+    `background(stored)` runs alongside; `stored` is set once the last event and
+    sample are committed, and the session waits for the job to return.
+    """
     stop = stop or asyncio.Event()
     blocks: asyncio.Queue[ImuBlock | _Done] = asyncio.Queue(queue_size)
     outputs: asyncio.Queue[list[Event] | ImuBlock | _Done] = asyncio.Queue(queue_size)
@@ -114,7 +122,18 @@ async def run_session(
                     on_event(e)
         spool.add_samples(session_id, pending)
 
-    await asyncio.gather(read(), compute(), store())
+    stored_all = asyncio.Event()
+
+    async def store_then_signal() -> None:
+        try:
+            await store()
+        finally:
+            stored_all.set()
+
+    jobs: list[Awaitable[None]] = [read(), compute(), store_then_signal()]
+    if background is not None:
+        jobs.append(background(stored_all))
+    await asyncio.gather(*jobs)
     spool.end_session(session_id, time.time())
     return SessionResult(
         info=spool.session(session_id),

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.commands import UsageError, speed
+from pipeline.commands.delivery import continuous_delivery
 from pipeline.engine import Engine
 from pipeline.events import Event, MovementEvent
 from pipeline.live import Progress
@@ -74,7 +75,7 @@ def demo(args: argparse.Namespace) -> int:
     sim = simulation(args)
     engine = Engine(dataclasses.replace(settings.engine, fs=sim.config.fs))
     progress = Progress(sim.duration)
-    with Spool.in_dir(settings.data_dir) as spool:
+    with Spool.in_dir(settings.data_dir, max_bytes=settings.spool_max_bytes) as spool:
         info = spool.start_session(
             subject=args.subject,
             source=f"simulated:{sim.scenario}",
@@ -92,6 +93,7 @@ def demo(args: argparse.Namespace) -> int:
                 on_event=progress.event,
                 on_block=progress.block,
                 stop=stop,
+                background=continuous_delivery(settings),
             )
         )
     progress.close()
@@ -124,7 +126,11 @@ def analyze(args: argparse.Namespace) -> int:
         )
     fs = rec.fs or settings.engine.fs
     engine = Engine(dataclasses.replace(settings.engine, fs=float(round(fs))))
-    spool = None if args.no_store else Spool.in_dir(settings.data_dir)
+    spool = (
+        None
+        if args.no_store
+        else Spool.in_dir(settings.data_dir, max_bytes=settings.spool_max_bytes)
+    )
     session_id = None
     if spool is not None:
         subject = args.subject or rec.metadata.get("subject") or "anon"

@@ -1,0 +1,154 @@
+"""Verbs about delivery to InfluxDB: push (send what is pending, exit) and status.
+
+influxdb-client is imported only when a server is configured, so the verbs
+that never deliver start as fast as before.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pipeline.commands import UsageError
+from pipeline.settings import InfluxSettings, Settings
+from pipeline.store.outbox import DeliveryStatus
+from pipeline.store.spool import Spool
+
+
+def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add this module's verbs to the CLI."""
+    p = verbs.add_parser("push", help="send what the spool holds for InfluxDB, then exit")
+    p.add_argument(
+        "--timeout", type=float, default=60.0, help="s to keep retrying an unreachable server"
+    )
+    p.add_argument("--insecure", action="store_true", help="do not verify the https certificate")
+    p.set_defaults(handler=push)
+
+    p = verbs.add_parser("status", help="spool contents and delivery state")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.set_defaults(handler=status)
+
+
+def influx_settings(settings: Settings, insecure: bool = False) -> InfluxSettings:
+    """The configured server, or a UsageError saying how to configure one."""
+    if settings.influx is None:
+        raise UsageError(
+            "InfluxDB is not configured: set url, org and bucket in [influx] of "
+            "mirrorwatch.toml or MIRRORWATCH_INFLUX_URL/_ORG/_BUCKET"
+        )
+    return dataclasses.replace(settings.influx, insecure=True) if insecure else settings.influx
+
+
+def push(args: argparse.Namespace) -> int:
+    """Send every pending row; exit 2 with one line if the server did not take them all."""
+    from pipeline.store.influx import InfluxWriter, transport_for
+
+    settings: Settings = args.settings
+    influx = influx_settings(settings, args.insecure)
+    spool = Spool.in_dir(settings.data_dir, max_bytes=settings.spool_max_bytes)
+    writer = InfluxWriter(spool, transport_for(influx), batch_size=influx.batch_size)
+    try:
+        result = writer.push(args.timeout)
+    finally:
+        writer.close()
+        spool.close()
+    print(f"sent {result.sent} rows to {influx.url}, {result.pending} pending")
+    if result.quarantined:
+        print(
+            f"mirrorwatch: the server refused {result.quarantined} rows (quarantined, see "
+            "`mirrorwatch status`)",
+            file=sys.stderr,
+        )
+    if result.error is not None:
+        print(f"mirrorwatch: {result.error.message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def continuous_delivery(settings: Settings) -> Callable[[asyncio.Event], Awaitable[None]] | None:
+    """A `run_session` background job delivering while the session runs; None if unconfigured."""
+    if settings.influx is None:
+        return None
+    influx = settings.influx
+
+    async def job(stored: asyncio.Event) -> None:
+        from pipeline.store.influx import InfluxWriter, deliver, transport_for
+
+        # Its own connection: the session's spool is busy in the store task.
+        spool = Spool.in_dir(settings.data_dir, max_bytes=settings.spool_max_bytes)
+        writer = InfluxWriter(spool, transport_for(influx), batch_size=influx.batch_size)
+        try:
+            await deliver(writer, stored)
+        finally:
+            writer.close()
+            spool.close()
+
+    return job
+
+
+def status(args: argparse.Namespace) -> int:
+    """Spool counts and delivery state as text or one JSON object."""
+    settings: Settings = args.settings
+    with Spool.in_dir(settings.data_dir, max_bytes=settings.spool_max_bytes) as spool:
+        counts = spool.counts()
+        delivery = spool.delivery_status()
+        path = spool.path
+    now = time.time()
+    target = None
+    if settings.influx is not None:
+        target = f"{settings.influx.url} bucket {settings.influx.bucket}"
+    if args.json:
+        print(json.dumps(_as_json(str(path), counts, delivery, target, now)))
+        return 0
+    print(f"spool    {path}")
+    print(
+        f"stored   {counts['sessions']} sessions, {counts['events']} events, "
+        f"{counts['samples']} samples"
+    )
+    print(f"delivery {target or 'not configured: the spool is the store'}")
+    pending = ", ".join(f"{n} {s.value}" for s, n in delivery.pending.items())
+    age = _age(delivery.oldest_pending, now)
+    print(f"pending  {pending}" + (f"; oldest {age} old" if age else ""))
+    dropped = sum(delivery.dropped.values())
+    if dropped or delivery.quarantined:
+        lost = ", ".join(f"{n} {s.value}" for s, n in delivery.dropped.items() if n)
+        print(f"dropped  {lost or 'none'} (size bound); quarantined {delivery.quarantined}")
+    if delivery.last_delivery_at is not None:
+        print(f"last ok  {_age(delivery.last_delivery_at, now)} ago")
+    if delivery.last_error is not None:
+        print(f"error    {delivery.last_error} ({_age(delivery.last_error_at, now)} ago)")
+    return 0
+
+
+def _as_json(
+    path: str, counts: dict[str, int], d: DeliveryStatus, target: str | None, now: float
+) -> dict[str, Any]:
+    return {
+        "spool": path,
+        "counts": counts,
+        "target": target,
+        "pending": {s.value: n for s, n in d.pending.items()},
+        "oldest_pending_age_s": None if d.oldest_pending is None else now - d.oldest_pending,
+        "dropped": {s.value: n for s, n in d.dropped.items()},
+        "quarantined": d.quarantined,
+        "last_error": d.last_error,
+        "last_error_at": d.last_error_at,
+        "last_delivery_at": d.last_delivery_at,
+    }
+
+
+def _age(then: float | None, now: float) -> str:
+    if then is None:
+        return ""
+    s = max(0.0, now - then)
+    if s < 120:
+        return f"{s:.0f} s"
+    if s < 7200:
+        return f"{s / 60:.0f} min"
+    return f"{s / 3600:.1f} h"

@@ -1,0 +1,204 @@
+"""Real time-series servers on loopback for the delivery tests (see tests/README.md).
+
+Each server is the Debian package's binary, started on a free port with its own
+temporary data directory, stopped at the end. A missing binary fails the test
+with the package to install, never skips it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+START_TIMEOUT_S = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def binary(name: str, package: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(
+            f"{name} not found: install the Debian package {package} "
+            f"(apt-get install {package}; bash .ci/run does it)",
+            pytrace=False,
+        )
+    return path
+
+
+def http(
+    method: str, url: str, data: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data, headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return int(r.status), bytes(r.read())
+    except urllib.error.HTTPError as e:
+        return int(e.code), bytes(e.read())
+
+
+class Server:
+    """One server process; `stop()`/`start()` restart it on the same port and data."""
+
+    def __init__(self, argv: list[str], url: str, ready: Callable[[], bool], log: Path) -> None:
+        self.argv = argv
+        self.url = url
+        self._ready = ready
+        self._log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self._log.open("ab") as log:
+            self.process = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.argv[0]} exited: {self._log.read_text()[-2000:]}")
+            try:
+                if self._ready():
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.argv[0]} not ready after {START_TIMEOUT_S} s")
+
+    def stop(self) -> None:
+        """SIGTERM and wait: both servers flush what they acknowledged before exiting."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+class VictoriaMetrics(Server):
+    """victoria-metrics 1.79 with the settings the writer's timestamps need."""
+
+    def __init__(self, data_dir: Path, auth: tuple[str, str] | None = None) -> None:
+        port = free_port()
+        argv = [
+            binary("victoria-metrics", "victoria-metrics"),
+            f"-httpListenAddr=127.0.0.1:{port}",
+            f"-storageDataPath={data_dir}",
+            "-retentionPeriod=100y",  # the default month would silently drop older test points
+            "-search.latencyOffset=0s",  # else the last 30 s are hidden from queries
+            "-dedup.minScrapeInterval=1ms",  # a re-sent point replaces, not duplicates
+            "-loggerLevel=ERROR",
+        ]
+        if auth is not None:
+            argv += [f"-httpAuth.username={auth[0]}", f"-httpAuth.password={auth[1]}"]
+        self.auth = auth
+        url = f"http://127.0.0.1:{port}"
+        super().__init__(argv, url, self._health, data_dir.with_suffix(".log"))
+
+    def _headers(self) -> dict[str, str]:
+        if self.auth is None:
+            return {}
+        basic = base64.b64encode(f"{self.auth[0]}:{self.auth[1]}".encode()).decode()
+        return {"Authorization": f"Basic {basic}"}
+
+    def _health(self) -> bool:
+        return http("GET", f"{self.url}/health", headers=self._headers()) == (200, b"OK")
+
+    def export(self, match: str) -> list[dict[str, object]]:
+        """Every series matching `match` with its values and ms timestamps (flushed first)."""
+        http("GET", f"{self.url}/internal/force_flush", headers=self._headers())
+        # An explicit range: by default the export ends now, and a session replayed
+        # faster than real time has points in the near future.
+        query = {"match[]": match, "start": "0", "end": str(int(time.time()) + 7 * 86_400)}
+        body = urllib.parse.urlencode(query).encode()
+        status, out = http("POST", f"{self.url}/api/v1/export", body, self._headers())
+        assert status == 200, out
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def points(self, metric: str, session: str) -> list[tuple[int, float, dict[str, str]]]:
+        """(ms timestamp, value, labels) of one metric of one session, by labels then time."""
+        rows = []
+        for series in self.export(f'{{__name__="{metric}",session="{session}"}}'):
+            labels = {k: str(v) for k, v in dict(series["metric"]).items()}  # type: ignore[call-overload]
+            for ts, v in zip(series["timestamps"], series["values"], strict=True):  # type: ignore[call-overload]
+                rows.append((int(ts), float(v), labels))
+        return sorted(rows, key=lambda r: (sorted(r[2].items()), r[0]))
+
+
+class InfluxDB1(Server):
+    """influxd 1.6.7 with authentication on, one admin user and one database."""
+
+    def __init__(self, root: Path, user: str, password: str, database: str) -> None:
+        port, rpc = free_port(), free_port()
+        root.mkdir(parents=True)
+        config = root / "influxdb.conf"
+        config.write_text(
+            f"""reporting-disabled = true
+bind-address = "127.0.0.1:{rpc}"
+[meta]
+  dir = "{root}/meta"
+[data]
+  dir = "{root}/data"
+  wal-dir = "{root}/wal"
+  query-log-enabled = false
+[monitor]
+  store-enabled = false
+[http]
+  bind-address = "127.0.0.1:{port}"
+  auth-enabled = true
+  log-enabled = false
+[continuous_queries]
+  enabled = false
+"""
+        )
+        url = f"http://127.0.0.1:{port}"
+        argv = [binary("influxd", "influxdb"), "-config", str(config)]
+        super().__init__(argv, url, lambda: http("GET", f"{url}/ping")[0] == 204, root / "log")
+        self.user, self.password, self.database = user, password, database
+
+    def start(self) -> None:
+        super().start()
+        # With no users yet, 1.x accepts this one unauthenticated statement.
+        admin = f"CREATE USER {self.user} WITH PASSWORD '{self.password}' WITH ALL PRIVILEGES"
+        self.query(admin, auth=False)
+        self.query(f"CREATE DATABASE {self.database}")
+
+    def query(self, q: str, auth: bool = True, database: str = "") -> dict[str, object]:
+        body = urllib.parse.urlencode({"q": q, "db": database or self.database}).encode()
+        # 1.x reads credentials from the URL or a header, not from a form body
+        headers = self._basic() if auth else {}
+        status, out = http("POST", f"{self.url}/query?epoch=ns", body, headers)
+        assert status == 200, out
+        result: dict[str, object] = json.loads(out)
+        return result
+
+    def _basic(self) -> dict[str, str]:
+        basic = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
+        return {"Authorization": f"Basic {basic}"}
+
+    def write(self, line: str, database: str) -> None:
+        params = urllib.parse.urlencode({"db": database, "precision": "ns"})
+        status, out = http("POST", f"{self.url}/write?{params}", line.encode(), self._basic())
+        assert status == 204, out
+
+
+def python_env(extra: dict[str, str]) -> dict[str, str]:
+    """The environment for a child `mirrorwatch`, without any inherited influx settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MIRRORWATCH_")}
+    return env | extra
