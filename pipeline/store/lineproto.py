@@ -10,6 +10,7 @@ example VictoriaMetrics, keep numeric fields alone); numbers are fields.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 MEASUREMENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -91,9 +92,36 @@ def imu(
     gx, gy, gz = gyr
     if gx is not None:
         fields += f",gx={gx!r},gy={gy!r},gz={gz!r}"
-    return f"imu,subject={tag(subject)},session={session},side={side} {fields} " + str(
-        wall_ns(started_at, t)
+    return (
+        f"imu,subject={tag(subject)},session={tag(session)},side={side} {fields} "
+        f"{wall_ns(started_at, t)}"
     )
+
+
+def imu_many(
+    subject: str,
+    session: str,
+    started_at: float,
+    rows: Iterable[Sequence[Any]],
+) -> list[str]:
+    """`imu()` for many samples of one session: rows of (side, t, ax, ay, az, gx, gy, gz).
+
+    The same points as `imu()` row by row (tested); the tags and the session's
+    start are formatted once, which roughly halves the cost of a drain.
+    """
+    base = round(started_at * 1e6) * 1000
+    head = f"imu,subject={tag(subject)},session={tag(session)},side="
+    prefix = {"L": head + "L ", "R": head + "R "}
+    out = []
+    for side, t, ax, ay, az, gx, gy, gz in rows:
+        ns = base + round(t * 1e9)
+        if gx is None:
+            out.append(f"{prefix[side]}ax={ax!r},ay={ay!r},az={az!r} {ns}")
+        else:
+            out.append(
+                f"{prefix[side]}ax={ax!r},ay={ay!r},az={az!r},gx={gx!r},gy={gy!r},gz={gz!r} {ns}"
+            )
+    return out
 
 
 def link(

@@ -79,3 +79,16 @@ def test_timestamps_are_deterministic_to_the_nanosecond() -> None:
 
 def test_a_newline_in_a_tag_cannot_break_the_line() -> None:
     assert "\n" not in lineproto.tag("two\nlines")
+
+
+def test_the_batch_formatter_gives_the_same_points_as_the_reference() -> None:
+    rows = [
+        ("L", 0.0, 0.5, 9.81, -1e-05, 0.125, -0.25, 3.0),
+        ("R", 0.00999, 1.0, 2.0, 3.0, None, None, None),
+        ("L", 86_399.99, -0.1, 0.2, 0.30000000000000004, 1e-300, 0.0, -0.0),
+    ]
+    expected = [
+        lineproto.imu("P 1", "s,x", T0, side, t, (ax, ay, az), (gx, gy, gz))
+        for side, t, ax, ay, az, gx, gy, gz in rows
+    ]
+    assert lineproto.imu_many("P 1", "s,x", T0, rows) == expected
