@@ -306,6 +306,7 @@ class InfluxWriter:
         deadline = time.monotonic() + timeout_s
         done = Progress()
         error = None
+        self.backoff.reset()  # a push is a fresh start, even after a long outage
         while True:
             try:
                 step = self.step()

@@ -120,12 +120,13 @@ def test_server_stopped_mid_session_then_restarted(tmp_path: Path) -> None:
     try:
         influx = dataclasses.replace(v2(vm.url), batch_size=500)
         settings = Settings(tmp_path / "data", EngineConfig(), None, influx=influx)
-        sim = simulate("firearm-drill", SimConfig(duration=60.0, seed=3))
+        # 150 s at 15x: the session outlives the outage even on a busy machine
+        sim = simulate("firearm-drill", SimConfig(duration=150.0, seed=3))
         seen: list[tuple[int, str | None]] = []
 
         async def main(spool: Spool, session_id: str) -> None:
             job = run_session(
-                SimulatedSource(sim, 12.0),
+                SimulatedSource(sim, 15.0),
                 Engine(dataclasses.replace(settings.engine, fs=sim.config.fs)),
                 spool,
                 session_id,
@@ -151,7 +152,7 @@ def test_server_stopped_mid_session_then_restarted(tmp_path: Path) -> None:
         pending_during_outage, error = seen[0]
         assert pending_during_outage > 0
         assert error is not None
-        assert "cannot reach" in error
+        assert vm.url in error
         assert status.total_pending == 0
         ax = vm.points("imu_ax", info.id)
         for side, stored in samples.items():
