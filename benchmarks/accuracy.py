@@ -62,7 +62,9 @@ def conditions(quick: bool) -> list[Condition]:
     return out
 
 
-def run(c: Condition) -> tuple[Simulation, list[MovementEvent], list[MovementEvent], float]:
+def run(
+    c: Condition, base: EngineConfig
+) -> tuple[Simulation, list[MovementEvent], list[MovementEvent], float]:
     sim = simulate(
         c.scenario,
         SimConfig(
@@ -76,7 +78,7 @@ def run(c: Condition) -> tuple[Simulation, list[MovementEvent], list[MovementEve
         ),
     )
     blocks = list(sim.blocks())
-    cfg = dataclasses.replace(EngineConfig(), fs=c.fs)
+    cfg = dataclasses.replace(base, fs=c.fs)
     engine = Engine(cfg)
     t0 = time.perf_counter()
     online = movements([e for b in blocks for e in engine.feed(b)] + engine.flush())
@@ -138,12 +140,21 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="one condition per scenario")
     p.add_argument("-v", "--verbose", action="store_true", help="one line per condition")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="engine parameter to try (repeatable), e.g. --set min_on=0.02",
+    )
     args = p.parse_args()
+    overrides = dict(kv.split("=", 1) for kv in args.set)
+    base = EngineConfig.from_mapping({k: float(v) for k, v in overrides.items()})
     groups: dict[str, dict[str, list[Score]]] = defaultdict(lambda: defaultdict(list))
     cm: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     total_time = total_data = 0.0
     for c in conditions(args.quick):
-        sim, on, off, elapsed = run(c)
+        sim, on, off, elapsed = run(c, base)
         total_time += elapsed
         total_data += sim.duration
         keys = ["all", c.scenario, "gyro" if c.gyro else "acc-only", f"{c.fs:g} Hz"]

@@ -34,7 +34,7 @@ class EngineConfig:
     k_on: float = 8.0  # onset threshold, rest spreads above rest level
     k_off: float = 4.0  # offset threshold
     k_start: float = 2.0  # where the onset is backdated to
-    min_on: float = 0.03  # s above k_on before an onset is committed
+    min_on: float = 0.02  # s above k_on before an onset is committed
     min_off: float = 0.15  # s below k_off before a movement ends
     min_peak: float = 0.15  # envelope units (~rad/s) a voluntary movement must reach
     max_backdate: float = 0.5  # s

@@ -99,14 +99,15 @@ class Engine:
                     self._histories[side].write(start, [None] * len(rows))
                     continue
                 floor = self.cfg.gyro_spread_floor if has_gyro else self.cfg.acc_spread_floor
-                self._detectors[side] = OnsetDetector(self.cfg, side, floor)
-                self._envelopes[side] = ActivityEnvelope(self.cfg, has_gyro)
+                envelope = ActivityEnvelope(self.cfg, has_gyro)
+                self._envelopes[side] = envelope
+                self._detectors[side] = OnsetDetector(self.cfg, side, floor, envelope.delay)
             env = self._envelopes[side].process(start, rows)
             self._histories[side].write(start, env)
             self._valid[side] += sum(v is not None for v in env)
             for m in self._detectors[side].process(start, env, self._histories[side]):
                 self._mirror.add(m)
-                onset = Onset(side=side, t=m.onset / fs, detected_at=m.detected / fs)
+                onset = Onset(side=side, t=m.start / fs, detected_at=m.detected / fs)
                 timeline.append((m.detected, 0, side.value, onset))
         for d, event in self._mirror.decide(start + (i1 - i0) - 1):
             timeline.append((d, 1, event.active.value, event))

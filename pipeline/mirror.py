@@ -182,7 +182,7 @@ class MirrorStage:
         self._recent.append(_Decided(active, absorbs=significant))
         end = self._end_row(active, d)
         return MovementEvent(
-            t_onset=active.onset / cfg.fs,
+            t_onset=active.start / cfg.fs,
             t_offset=None if end is None else end / cfg.fs,
             active=a,
             kind=kind,

@@ -27,7 +27,13 @@ class Movement:
     level: float
     spread: float
     peak: float  # envelope above `level`, largest so far
+    delay: float  # rows the envelope trails the motion by (filter group delay)
     offset: int | None = None
+
+    @property
+    def start(self) -> float:
+        """Grid position (fractional row) where the movement began."""
+        return self.onset - self.delay
 
 
 class OnsetDetector:
@@ -35,14 +41,16 @@ class OnsetDetector:
 
     An onset is committed after the envelope stayed above level + k_on * spread
     for `min_on`, and backdated to where it last was at or below
-    level + k_start * spread. The movement ends after `min_off` below
+    level + k_start * spread; the envelope's own delay (`delay` rows) is taken
+    off when the start time is reported. The movement ends after `min_off` below
     level + k_off * spread. The rest level and spread are the median and MAD of
     the envelope over rest epochs of fixed grid length, so thresholds change at
     the same rows however the input is split.
     """
 
-    def __init__(self, cfg: EngineConfig, side: Side, spread_floor: float) -> None:
+    def __init__(self, cfg: EngineConfig, side: Side, spread_floor: float, delay: float) -> None:
         self._cfg = cfg
+        self._delay = delay
         self._side = side
         self._floor = spread_floor
         self._epoch = cfg.samples(cfg.baseline_epoch)
@@ -141,6 +149,7 @@ class OnsetDetector:
             level=self.level,
             spread=self.spread,
             peak=peak - self.level,
+            delay=self._delay,
         )
         self._active = mov
         self._above = 0
