@@ -48,6 +48,9 @@ from pipeline.store.spool import Spool
 
 log = logging.getLogger(__name__)
 
+MAX_QUARANTINE_STREAK = 8
+"""Rows refused one by one, none accepted, before we blame the server instead of the rows."""
+
 MAX_RETRY_AFTER_S = 300.0
 """Longest server-requested pause we honour: a bad header must not park a gateway for days."""
 
@@ -234,18 +237,6 @@ class Backoff:
 
 
 @dataclass(frozen=True, slots=True)
-class Progress:
-    """Rows acknowledged and quarantined by some writes; `idle` when nothing was pending."""
-
-    sent: int = 0
-    quarantined: int = 0
-    idle: bool = False
-
-    def __add__(self, other: Progress) -> Progress:
-        return Progress(self.sent + other.sent, self.quarantined + other.quarantined)
-
-
-@dataclass(frozen=True, slots=True)
 class PushResult:
     sent: int
     quarantined: int
@@ -269,22 +260,39 @@ class InfluxWriter:
         self.batch_size = batch_size
         # Seeded from the OS unless a test passes its own: gateways must not share jitter.
         self.backoff = Backoff(rng or random.Random(secrets.randbits(64)))
+        self._refused_streak = 0
+        self.sent = 0  # rows acknowledged since this writer started
+        self.quarantined = 0  # rows refused and set aside since this writer started
 
-    def step(self) -> Progress:
-        """Send one batch of the first stream with pending rows; raises WriteFailed."""
+    def step(self) -> bool:
+        """Send one batch of the first stream with pending rows; False if there was none.
+
+        Raises WriteFailed when the server did not take the batch.
+        """
+        self._refused_streak = 0
         for stream in Stream:
             batch = self.spool.pending(stream, self.batch_size)
             if batch:
-                return self._send(batch)
-        return Progress(idle=True)
+                self._send(batch)
+                return True
+        return False
 
-    def _send(self, batch: list[Outgoing]) -> Progress:
+    def _send(self, batch: list[Outgoing]) -> None:
         try:
             self.transport.write([o.line for o in batch])
         except WriteFailed as e:
             if e.kind not in (Failure.REJECTED, Failure.TOO_LARGE):
                 raise
             if len(batch) == 1:
+                self._refused_streak += 1
+                if self._refused_streak > MAX_QUARANTINE_STREAK:
+                    # A server (or proxy) refusing every point would otherwise move the
+                    # whole spool into quarantine: stop and keep the rest pending.
+                    raise WriteFailed(
+                        Failure.CONFIG,
+                        f"the server refuses every point ({e.message}); "
+                        f"{MAX_QUARANTINE_STREAK} rows quarantined, the rest kept",
+                    ) from None
                 log.warning(
                     "server refused %s row %d, quarantined: %s",
                     batch[0].stream.value,
@@ -292,24 +300,28 @@ class InfluxWriter:
                     e.message,
                 )
                 self.spool.quarantine(batch[0], e.message)
-                return Progress(quarantined=1)
+                self.quarantined += 1
+                return
             if e.kind is Failure.TOO_LARGE:
                 self.batch_size = max(1, len(batch) // 2)
             # Halves in order: rows before the bad one are acknowledged first.
             mid = len(batch) // 2
-            return self._send(batch[:mid]) + self._send(batch[mid:])
+            self._send(batch[:mid])
+            self._send(batch[mid:])
+            return
         self.spool.mark_delivered(batch[0].stream, batch[-1].row_id)
-        return Progress(sent=len(batch))
+        self.sent += len(batch)
+        self._refused_streak = 0
 
     def push(self, timeout_s: float) -> PushResult:
         """Send everything pending, retrying transient failures until `timeout_s` is spent."""
         deadline = time.monotonic() + timeout_s
-        done = Progress()
+        sent, quarantined = self.sent, self.quarantined
         error = None
         self.backoff.reset()  # a push is a fresh start, even after a long outage
         while True:
             try:
-                step = self.step()
+                busy = self.step()
             except WriteFailed as e:
                 self.spool.note_delivery_error(e.message)
                 delay = self.backoff.next(e.retry_after)
@@ -320,11 +332,10 @@ class InfluxWriter:
                 time.sleep(delay)
                 continue
             self.backoff.reset()
-            if step.idle:
+            if not busy:
                 break
-            done += step
         pending = self.spool.delivery_status().total_pending
-        return PushResult(done.sent, done.quarantined, pending, error)
+        return PushResult(self.sent - sent, self.quarantined - quarantined, pending, error)
 
     def close(self) -> None:
         self.transport.close()
@@ -345,7 +356,7 @@ async def deliver(
     reported: str | None = None
     while not finished.is_set():
         try:
-            step = await asyncio.to_thread(writer.step)
+            busy = await asyncio.to_thread(writer.step)
         except WriteFailed as e:
             await asyncio.to_thread(writer.spool.note_delivery_error, e.message)
             delay = writer.backoff.cap_s if e.needs_person else writer.backoff.next(e.retry_after)
@@ -356,7 +367,7 @@ async def deliver(
                 log.info("delivery failed (%s), retrying in %.1f s", e.message, delay)
         else:
             writer.backoff.reset()
-            if not step.idle:
+            if busy:
                 continue  # more may be pending: no pause between batches
             delay = poll_s
         with contextlib.suppress(TimeoutError):

@@ -10,7 +10,7 @@ from spooldata import T0, movement, session
 
 from pipeline.events import Kind
 from pipeline.settings import InfluxSettings
-from pipeline.store.influx import Failure, InfluxWriter, transport_for
+from pipeline.store.influx import MAX_QUARANTINE_STREAK, Failure, InfluxWriter, transport_for
 from pipeline.store.lineproto import wall_ns
 from pipeline.store.outbox import Stream
 from pipeline.store.spool import Spool
@@ -101,3 +101,24 @@ def test_a_wrong_password_is_a_clear_401(influxdb1: InfluxDB1, tmp_path: Path) -
         assert "401" in result.error.message
         assert "not-the-password" not in result.error.message
         assert result.pending == 1
+
+
+def test_a_server_refusing_every_point_does_not_empty_the_spool_into_quarantine(
+    influxdb1: InfluxDB1, tmp_path: Path
+) -> None:
+    # Here grade is text: every movement point conflicts, not just one.
+    influxdb1.query("CREATE DATABASE hostile")
+    influxdb1.write(f'movement,subject=OLD grade="two" {wall_ns(T0, 0.0)}', "hostile")
+    with Spool.in_dir(tmp_path) as spool:
+        info = session(spool, subject="V1d")
+        spool.add_events(info.id, [movement(float(t)) for t in range(1, 41)])
+        settings = v1(influxdb1, database="hostile")
+        w = InfluxWriter(spool, transport_for(settings), rng=random.Random(4))
+        result = w.push(30.0)
+        w.close()
+        assert result.error is not None
+        assert result.error.kind is Failure.CONFIG
+        assert "refuses every point" in result.error.message
+        assert (result.sent, result.quarantined) == (0, MAX_QUARANTINE_STREAK)
+        assert len(spool.quarantined()) == MAX_QUARANTINE_STREAK
+        assert result.pending == 40 - MAX_QUARANTINE_STREAK
