@@ -14,6 +14,7 @@ from pipeline.commands import UsageError
 from sensors.recording import ReplaySource, read_recording
 from sensors.simulated import SimulatedSource, Simulation
 from sensors.source import Source
+from sensors.types import Side
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +24,8 @@ class Opened:
     `label` goes into the session's `source` column; `fs` Hz the engine grid;
     `duration` s of data when known; `simulation` set for a simulated subject
     (whose ground truth the caller may keep); `live` when the wrists are real,
-    so the examiner's pause/repeat/skip reach the subject.
+    so the examiner's pause/repeat/skip reach the subject; `link`, for sources that
+    know it, describes a wrist's link for a status line (state, battery).
     """
 
     source: Source
@@ -32,6 +34,7 @@ class Opened:
     duration: float | None
     simulation: Simulation | None
     live: bool
+    link: Callable[[Side], str | None] | None = None
 
 
 LiveFactory = Callable[[float | None], Opened]

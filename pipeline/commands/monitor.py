@@ -1,0 +1,156 @@
+"""`mirrorwatch monitor`: home monitoring until stopped, hourly aggregates and warnings."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import sys
+import time
+from typing import TextIO
+
+from pipeline.commands import UsageError, speed
+from pipeline.commands.sources import Opened, open_source
+from pipeline.engine import Engine
+from pipeline.events import Event, MovementEvent
+from pipeline.monitoring import Monitor
+from pipeline.report import write_report
+from pipeline.session import SessionResult, run_session, run_until_signalled
+from pipeline.settings import Settings
+from pipeline.store.aggregates import Aggregates
+from pipeline.store.spool import Spool
+from sensors.simulated import SimConfig, Simulation, simulate
+from sensors.types import ImuBlock, Side
+
+_STATUS_INTERVAL = 0.5  # s of wall time between status line redraws
+
+
+def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `monitor` verb."""
+    p = verbs.add_parser("monitor", help="home monitoring until stopped (Ctrl-C, SIGTERM)")
+    p.add_argument("--subject", required=True, help="pseudonym")
+    p.add_argument("--source", default="simulated", help="simulated, a recording file, or ble")
+    p.add_argument(
+        "--speed", type=speed, default=1.0, help="multiple of real time, or 'max' (default: 1)"
+    )
+    p.add_argument("--duration", type=float, help="s of simulated day (default: 8 h)")
+    p.add_argument("--seed", type=int, default=0, help="of the simulated day")
+    p.add_argument("--fs", type=float, default=100.0, help="Hz of the simulated sensors")
+    p.add_argument("--store-samples", action="store_true", help="keep raw samples too")
+    p.set_defaults(handler=monitor)
+
+
+def monitor(args: argparse.Namespace) -> int:
+    settings: Settings = args.settings
+    opened = open_source(args.source, args.speed, lambda: _simulated_day(args))
+    engine = Engine(dataclasses.replace(settings.engine, fs=opened.fs))
+    mon = Monitor()
+    status = _Status(sys.stderr, opened)
+    with Spool.in_dir(settings.data_dir) as spool:
+        agg = Aggregates(spool)
+        info = spool.start_session(
+            subject=args.subject,
+            source=opened.label,
+            mode="monitor",
+            started_at=time.time(),
+            meta={"fs": f"{opened.fs:g}", "seed": str(args.seed)},
+        )
+        clock = {"t": 0.0}
+
+        def save() -> None:
+            rows = mon.ready(clock["t"])
+            if rows:
+                agg.put_hours(info.id, rows)
+            for w in (warnings := mon.warnings()):
+                status.say(f"warning: {w.message}")
+            agg.add_warnings(info.id, warnings)
+
+        def on_block(block: ImuBlock) -> None:
+            mon.block(block)
+            if len(block) and float(block.t[-1]) > clock["t"]:
+                clock["t"] = float(block.t[-1])
+                save()
+            status.draw(clock["t"], mon)
+
+        def on_event(event: Event) -> None:
+            if isinstance(event, MovementEvent):
+                mon.event(event)
+
+        async def main(stop: asyncio.Event) -> SessionResult:
+            return await run_session(
+                opened.source,
+                engine,
+                spool,
+                info.id,
+                store_samples=args.store_samples,
+                on_event=on_event,
+                on_block=on_block,
+                stop=stop,
+            )
+
+        result = run_until_signalled(main)
+        agg.put_hours(info.id, mon.flush())
+        agg.add_warnings(info.id, mon.warnings())
+        status.close(clock["t"], mon)
+        out = settings.data_dir / "reports" / f"{info.id}.html"
+        write_report(spool, agg, spool.session(info.id), out)
+        hours = agg.hours(info.id)
+    for side in Side:
+        mine = [h for h in hours if h.side is side]
+        onsets, mirror = sum(h.onsets for h in mine), sum(h.mirror for h in mine)
+        rate = f"{100 * mirror / onsets:.0f}" if onsets else "-"
+        worn = sum(h.worn_s for h in mine) / 3600
+        print(f"{side.value}: {onsets} onsets, {mirror} mirror ({rate} per 100), worn {worn:.1f} h")
+    print(
+        f"{len(hours) // 2} hourly rows stored; {'stopped' if result.stopped else 'source ended'}"
+    )
+    print(f"session {info.id}")
+    print(f"report {out}")
+    return 0
+
+
+def _simulated_day(args: argparse.Namespace) -> Simulation:
+    try:
+        config = SimConfig(fs=args.fs, duration=args.duration, seed=args.seed)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    return simulate("home-day", config)
+
+
+class _Status:
+    """One status line on a terminal: link, battery, loss, the session's counts."""
+
+    def __init__(self, stream: TextIO, opened: Opened) -> None:
+        self._s = stream
+        self._tty = stream.isatty()
+        self._opened = opened
+        self._drawn = 0.0
+
+    def line(self, t: float, mon: Monitor) -> str:
+        c = mon.counts
+        link = self._opened.link
+        sides = []
+        for side in Side:
+            state = link(side) if link is not None else None
+            extra = "" if state is None else f" {state}"
+            sides.append(
+                f"{side.value}{extra} loss {c.loss(side):.1%} "
+                f"{c.onsets[side]} moves {c.mirror[side]} mirror"
+            )
+        h, m = divmod(int(t) // 60, 60)
+        return f"{h:2d}:{m:02d} h  " + "  |  ".join(sides)
+
+    def draw(self, t: float, mon: Monitor) -> None:
+        now = time.monotonic()
+        if self._tty and now - self._drawn >= _STATUS_INTERVAL:
+            self._drawn = now
+            self._s.write("\r\033[K" + self.line(t, mon))
+            self._s.flush()
+
+    def say(self, text: str) -> None:
+        self._s.write(("\r\033[K" if self._tty else "") + text + "\n")
+        self._s.flush()
+
+    def close(self, t: float, mon: Monitor) -> None:
+        self._s.write(("\r\033[K" if self._tty else "") + self.line(t, mon) + "\n")
+        self._s.flush()
