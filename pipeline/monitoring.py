@@ -17,12 +17,14 @@ from pipeline.wear import Epoch, SideCheck, WearConfig, WearDetector
 from sensors.types import ImuBlock, Side
 
 HOUR = 3600.0  # s
+DAY = 86400.0  # s
 DECISION_MARGIN = 10.0  # s after an hour's end by which its last movements are decided
 
 
 @dataclass(frozen=True, slots=True)
 class Counts:
-    """Running totals for the status line: onsets and mirror events per active hand."""
+    """Totals for the status line: the day's onsets and mirror events per active hand,
+    and the session's samples lost and received per wrist."""
 
     onsets: dict[Side, int]
     mirror: dict[Side, int]
@@ -35,10 +37,18 @@ class Counts:
 
 
 class Monitor:
-    """Hourly aggregates and warnings of one monitoring session."""
+    """Hourly aggregates and warnings of one monitoring session.
 
-    def __init__(self, wear: WearConfig | None = None, hour: float = HOUR) -> None:
+    `day_offset` s: the session start's time of day (UTC), so the status line's counts
+    start again at midnight.
+    """
+
+    def __init__(
+        self, wear: WearConfig | None = None, hour: float = HOUR, day_offset: float = 0.0
+    ) -> None:
         self._cfg = wear or WearConfig()
+        self._day_offset = day_offset
+        self._day = 0
         self._hour = hour
         self._wear = {s: WearDetector(s, self._cfg) for s in Side}
         self._side_check = SideCheck(self._cfg)
@@ -65,6 +75,11 @@ class Monitor:
 
     def event(self, event: MovementEvent) -> None:
         self._events.append(event)
+        day = math.floor((event.t_onset + self._day_offset) / DAY)
+        if day > self._day:
+            self._day = day
+            self._onsets = {Side.L: 0, Side.R: 0}
+            self._mirror = {Side.L: 0, Side.R: 0}
         self._onsets[event.active] += 1
         self._mirror[event.active] += event.kind is Kind.MIRROR
 

@@ -63,8 +63,9 @@ def table(
 
 
 def facts(items: Sequence[tuple[str, object]]) -> str:
-    """A two-column key/value table."""
-    return table(["", ""], list(items), left=2)
+    """A two-column key/value table, keys as row headers."""
+    rows = "".join(f"<tr><th class=l>{esc(k)}</th><td class=l>{esc(v)}</td></tr>" for k, v in items)
+    return f"<table>{rows}</table>"
 
 
 def image(png: bytes, alt: str) -> str:

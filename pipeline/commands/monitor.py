@@ -44,7 +44,8 @@ def monitor(args: argparse.Namespace) -> int:
     settings: Settings = args.settings
     opened = open_source(args.source, args.speed, lambda: _simulated_day(args))
     engine = Engine(dataclasses.replace(settings.engine, fs=opened.fs))
-    mon = Monitor()
+    started = time.time()
+    mon = Monitor(day_offset=started % 86400.0)
     status = _Status(sys.stderr, opened)
     with Spool.in_dir(settings.data_dir) as spool:
         agg = Aggregates(spool)
@@ -52,7 +53,7 @@ def monitor(args: argparse.Namespace) -> int:
             subject=args.subject,
             source=opened.label,
             mode="monitor",
-            started_at=time.time(),
+            started_at=started,
             meta={"fs": f"{opened.fs:g}", "seed": str(args.seed)},
         )
         clock = {"t": 0.0}
@@ -135,7 +136,7 @@ class _Status:
             extra = "" if state is None else f" {state}"
             sides.append(
                 f"{side.value}{extra} loss {c.loss(side):.1%} "
-                f"{c.onsets[side]} moves {c.mirror[side]} mirror"
+                f"today {c.onsets[side]} moves {c.mirror[side]} mirror"
             )
         h, m = divmod(int(t) // 60, 60)
         return f"{h:2d}:{m:02d} h  " + "  |  ".join(sides)

@@ -20,7 +20,18 @@ from sensors.types import Side
 def test_simulated_monitoring_stores_hours_and_reports_the_trend(tmp_path: Path) -> None:
     data = tmp_path / "data"
     r = mirrorwatch(
-        data, "monitor", "--subject", "P03", "--speed", "max", "--duration", "1200", "--fs", "50"
+        data,
+        "monitor",
+        "--subject",
+        "P03",
+        "--speed",
+        "max",
+        "--duration",
+        "900",
+        "--fs",
+        "50",
+        "--seed",
+        "1",
     )
     assert r.returncode == 0, r.stderr
     lines = r.stdout.strip().splitlines()
@@ -35,7 +46,7 @@ def test_simulated_monitoring_stores_hours_and_reports_the_trend(tmp_path: Path)
     assert {(h.hour, h.side) for h in hours} == {(0, Side.L), (0, Side.R)}
     assert sum(h.onsets for h in hours) == len(events) > 10
     for h in hours:
-        assert h.seconds == pytest.approx(1200.0, abs=0.05)
+        assert h.seconds == pytest.approx(900.0, abs=0.05)
         assert h.worn_s == h.seconds  # both worn throughout
         assert h.valid_s > 0.99 * h.seconds
         assert 0 <= h.mirror <= h.onsets

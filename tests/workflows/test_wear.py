@@ -112,3 +112,11 @@ def event(t: float, kind: Kind) -> MovementEvent:
         detected_at=t + 0.1,
         decided_at=t + 1.0,
     )
+
+
+def test_status_counts_start_again_at_midnight() -> None:
+    mon = Monitor(day_offset=86400.0 - 100.0)  # the session starts 100 s before midnight
+    mon.event(event(50.0, Kind.MIRROR))
+    assert (mon.counts.onsets[Side.L], mon.counts.mirror[Side.L]) == (1, 1)
+    mon.event(event(150.0, Kind.UNIMANUAL))
+    assert (mon.counts.onsets[Side.L], mon.counts.mirror[Side.L]) == (1, 0)
