@@ -3,8 +3,9 @@
 Samples of each side arrive irregularly and in their own blocks. The aligner
 resamples them by linear interpolation onto the grid t_k = k / fs and emits a
 grid row once every side either covers it or has lagged the other side by
-more than `max_wait` (then that side is missing there). Spans longer than
-`max_gap` and spans with known lost samples are missing, never bridged.
+more than `max_wait` (then that side is missing there). Spans between two
+samples longer than `max_gap` are missing, never bridged; shorter ones (a lost
+packet or two) are interpolated, and the loss is still counted in the stats.
 
 Blocks are a few samples each, so this works on Python floats: for arrays of
 four rows, numpy's per-call cost is larger than the arithmetic.
@@ -45,12 +46,11 @@ class AlignStats:
 class _SideBuffer:
     """Samples of one side not yet behind the grid, plus the one just before it."""
 
-    __slots__ = ("gap_before", "has_gyro", "t", "watermark", "x")
+    __slots__ = ("has_gyro", "t", "watermark", "x")
 
     def __init__(self) -> None:
         self.t: list[float] = []
         self.x: list[Row] = []
-        self.gap_before: list[bool] = []
         self.has_gyro: bool | None = None
         self.watermark = -math.inf
 
@@ -73,13 +73,11 @@ class _SideBuffer:
             return
         self.t.extend(t)
         self.x.extend(rows)
-        self.gap_before.append(block.lost > 0 or late > 0)
-        self.gap_before.extend([False] * (len(t) - 1))
         self.watermark = t[-1]
 
     def sample(self, k0: int, k1: int, fs: float, max_gap: float) -> list[Row | None]:
         """Interpolated rows at grid indices [k0, k1], then drop samples behind them."""
-        ts, xs, gaps = self.t, self.x, self.gap_before
+        ts, xs = self.t, self.x
         last = len(ts) - 1
         out: list[Row | None] = []
         j = 0
@@ -97,13 +95,13 @@ class _SideBuffer:
             else:
                 t0 = ts[j]
                 span = ts[j + 1] - t0
-                if span > max_gap or gaps[j + 1]:
+                if span > max_gap:
                     out.append(None)
                 else:
                     w = (tk - t0) / span
                     out.append([a + w * (b - a) for a, b in zip(xs[j], xs[j + 1], strict=True)])
         if j > 0:
-            del ts[:j], xs[:j], gaps[:j]
+            del ts[:j], xs[:j]
         return out
 
 

@@ -20,7 +20,7 @@ class EngineConfig:
 
     fs: float = 100.0  # Hz, grid both wrists are resampled onto
     max_wait: float = 1.0  # s a side may lag the other before its samples count as missing
-    max_gap: float = 0.08  # s between two samples beyond which the span is missing, not bridged
+    max_gap: float = 0.1  # s between two samples beyond which the span is missing, not bridged
     gyro_lowpass: float = 12.0  # Hz, angular rate is smoothed to this band
     acc_lowpass: float = 5.0  # Hz, acceleration before its derivative (noise grows with f)
     still_gyro: float = 0.03  # rad/s, rms angular rate under which a wrist can be still
@@ -35,10 +35,10 @@ class EngineConfig:
     k_off: float = 4.0  # offset threshold
     k_start: float = 2.0  # where the onset is backdated to
     min_on: float = 0.02  # s above k_on before an onset is committed
-    min_off: float = 0.15  # s below k_off before a movement ends
+    min_off: float = 0.25  # s below k_off before a movement ends (bridges reversals)
     min_peak: float = 0.15  # envelope units (~rad/s) a voluntary movement must reach
     max_backdate: float = 0.5  # s
-    settle: float = 0.5  # s after missing data during which no onset is committed
+    settle: float = 0.2  # s after missing data during which no onset is committed
     pre: float = 0.1  # s of the analysis window before the active onset
     lag_window: float = 0.25  # s, contralateral activity up to this late is time-locked
     max_duration: float = 4.0  # s, a longer movement is decided without its offset

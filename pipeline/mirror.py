@@ -158,31 +158,39 @@ class MirrorStage:
                 active, contra = partner, m
         a, c = active.side, active.side.other
         completeness = {s: float(env[s][1].mean()) if env[s][1].size else 0.0 for s in Side}
-        peak_a = float(excess[a].max())
-        if peak_a < cfg.min_peak:
-            return None  # a twitch or jitter at rest, not a voluntary movement
-        peak_c = float(excess[c].max())
+        peak_a, peak_c = float(excess[a].max()), float(excess[c].max())
         coupling, xlag = _coupling(excess[a], excess[c], self._post)
+        start = active.start  # fractional grid row where the active hand began
+        lag: float | None = None  # rows from the active to the other hand's onset
         rest_c = rest[c]
-        significant = contra is not None or (
+        if contra is not None:
+            lag = contra.onset - active.onset
+        elif (
             rest_c is not None
             and peak_c > cfg.k_mirror * rest_c[1]
             and coupling >= cfg.min_coupling
-        )
+        ):
+            lag = xlag
+            if peak_c > peak_a or task.active is c:
+                # The other hand is the one moving on purpose: its onset fell inside
+                # a movement of its own still going on, so only the copy was seen.
+                a, c, peak_a, peak_c = c, a, peak_c, peak_a
+                start, lag = start + xlag, -xlag
+        if peak_a < cfg.min_peak:
+            return None  # a twitch or jitter at rest, not a voluntary movement
+        significant = lag is not None
         ratio = peak_c / peak_a if significant and peak_a > 0 else 0.0
-        lag_ms: float | None = None
+        lag_ms = None if lag is None else lag / cfg.fs * 1000.0
         if significant:
             intended = task.active is a
             kind = Kind.BIMANUAL if ratio >= cfg.bimanual_ratio and not intended else Kind.MIRROR
-            lag = (contra.onset - active.onset) if contra is not None else xlag
-            lag_ms = lag / cfg.fs * 1000.0
         else:
             incomplete = rest_c is None or completeness[c] < cfg.min_completeness
             kind = Kind.INDETERMINATE if incomplete else Kind.UNIMANUAL
         self._recent.append(_Decided(active, absorbs=significant))
         end = self._end_row(active, d)
         return MovementEvent(
-            t_onset=active.start / cfg.fs,
+            t_onset=start / cfg.fs,
             t_offset=None if end is None else end / cfg.fs,
             active=a,
             kind=kind,

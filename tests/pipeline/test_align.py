@@ -46,14 +46,15 @@ def test_irregular_samples_are_interpolated_linearly() -> None:
         np.testing.assert_allclose(gyr, 0.1 * tg[inside], atol=1e-12)
 
 
-def test_gap_and_lost_samples_are_missing_not_bridged() -> None:
+def test_long_gaps_are_missing_short_losses_bridged() -> None:
     t = np.arange(0, 300) / 100.0
     keep = (t < 1.0) | (t >= 1.5)
     al = Aligner(fs=100.0, max_wait=math.inf, max_gap=0.05)
     chunks = [
         al.process(_block(Side.L, t[keep])),
         al.process(_block(Side.R, t[:200])),
-        al.process(_block(Side.R, t[210:], lost=10)),
+        al.process(_block(Side.R, t[210:250], lost=10)),
+        al.process(_block(Side.R, t[253:], lost=3)),  # 40 ms span: bridged
         al.flush(),
     ]
     tl, rows = _collect(chunks)
@@ -62,7 +63,7 @@ def test_gap_and_lost_samples_are_missing_not_bridged() -> None:
     np.testing.assert_array_equal(_valid(rows[Side.L]), ~gap_l)
     lost_r = (tg > 1.99 + 1e-9) & (tg < 2.1 - 1e-9)
     np.testing.assert_array_equal(_valid(rows[Side.R]), ~lost_r)
-    assert al.stats.lost[Side.R] == 10
+    assert al.stats.lost[Side.R] == 13
 
 
 def test_silent_side_becomes_missing_after_max_wait() -> None:
