@@ -1,0 +1,136 @@
+"""Both wrists over BLE as one Source (DESIGN.md §1, §6), and the scan for sensors.
+
+Two `WristLink`s (sensors/ble_link.py) keep the wrists connected and put stamped
+notification bytes on one bounded queue; `BleSource.blocks()` decodes them with one
+`BlockAssembler` per wrist (sequence gaps -> `lost`, sensor ticks -> session clock)
+and yields ImuBlocks of both sides as they arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+
+from bleak import BleakScanner
+from bleak.backends.device import BLEDevice
+
+from sensors.assembler import BlockAssembler
+from sensors.ble_config import BleConfig
+from sensors.ble_link import SERVICE_UUID, LinkStatus, SharedScanner, WristLink
+from sensors.protocols.mirrorwatch import MirrorWatchDecoder
+from sensors.types import ImuBlock, RawPacket, Side
+
+PROFILE = "mirrorwatch-v1"
+
+
+@dataclass(frozen=True, slots=True)
+class FoundSensor:
+    """A supported sensor seen advertising: RSSI in dBm, `profile` the protocol it speaks."""
+
+    name: str
+    address: str
+    rssi: int
+    profile: str
+    device: BLEDevice
+
+
+async def scan(seconds: float) -> list[FoundSensor]:
+    """Supported sensors advertising within `seconds`, strongest signal first."""
+    seen = await BleakScanner.discover(timeout=seconds, return_adv=True)
+    found = [
+        FoundSensor(adv.local_name or device.name or "", device.address, adv.rssi, PROFILE, device)
+        for device, adv in seen.values()
+        if SERVICE_UUID in (u.lower() for u in adv.service_uuids)
+    ]
+    return sorted(found, key=lambda f: (-f.rssi, f.address))
+
+
+class BleSource:
+    """The paired wrists as a Source; links start when `blocks()` is iterated.
+
+    `devices` are scanned BLEDevices to connect without scanning first; `on_status`
+    sees every link state change (also battery updates); `clock` is the host's
+    monotonic clock (tests running the emulated sensors faster than real time pass
+    theirs). Session time 0 is when `blocks()` starts.
+    """
+
+    def __init__(
+        self,
+        config: BleConfig,
+        *,
+        devices: Mapping[Side, BLEDevice] | None = None,
+        on_status: Callable[[LinkStatus], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if config.left is None or config.right is None:
+            raise ValueError("no wrists paired: run `mirrorwatch pair --left ADDR --right ADDR`")
+        self.config = config
+        self.addresses = {Side.L: config.left, Side.R: config.right}
+        self._devices = dict(devices or {})
+        self._on_status = on_status
+        self._clock = clock
+        self.origin = 0.0  # host clock at session time 0
+        self.status: dict[Side, LinkStatus] = {}
+        self.assemblers = {side: BlockAssembler(side, MirrorWatchDecoder()) for side in Side}
+        self.links: dict[Side, WristLink] = {}
+
+    def session_time(self) -> float:
+        return self._clock() - self.origin
+
+    async def blocks(self) -> AsyncIterator[ImuBlock]:
+        self.origin = self._clock()
+        packets: asyncio.Queue[RawPacket] = asyncio.Queue(self.config.queue_size)
+        scanner, lock = SharedScanner(), asyncio.Lock()
+        self.links = {
+            side: WristLink(
+                side,
+                address,
+                self.config,
+                scanner=scanner,
+                connect_lock=lock,
+                packets=packets,
+                clock=self.session_time,
+                on_status=self._status,
+                device=self._devices.get(side),
+            )
+            for side, address in self.addresses.items()
+        }
+        tasks = [asyncio.create_task(link.run()) for link in self.links.values()]
+        try:
+            while True:
+                packet = await _next(packets, tasks)
+                assembler = self.assemblers[packet.side]
+                blocks = assembler.feed(packet)
+                link = self.links[packet.side]
+                stats = assembler.stats
+                link.lost, link.skipped = stats.lost, stats.malformed
+                for block in blocks:
+                    yield block
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _status(self, status: LinkStatus) -> None:
+        self.status[status.side] = status
+        if self._on_status is not None:
+            self._on_status(status)
+
+
+async def _next(packets: asyncio.Queue[RawPacket], links: list[asyncio.Task[None]]) -> RawPacket:
+    """The next packet; a link that died of an unexpected error raises it here."""
+    with contextlib.suppress(asyncio.QueueEmpty):
+        return packets.get_nowait()  # the common case, without a task per packet
+    getter = asyncio.ensure_future(packets.get())
+    try:
+        await asyncio.wait([getter, *links], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not getter.done():
+            getter.cancel()
+    for task in links:
+        if task.done():
+            task.result()  # raises the link's error; a link never returns otherwise
+    return getter.result()

@@ -1,0 +1,282 @@
+"""One wrist's BLE link: an explicit state machine that keeps the stream up for days.
+
+    SCANNING -> CONNECTING -> SUBSCRIBING -> STREAMING
+        ^                                        |  link lost, or silent > stall_timeout
+        +------------- BACKOFF <-----------------+  (and after any failed step)
+
+Every change is reported as a `LinkStatus` (live view, `link` records). The only
+work done in bleak's notification callback is stamping the arrival time and queueing
+the bytes; decoding happens in the consumer (sensors/ble.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bleak import BleakClient, BleakScanner
+from bleak.backends.characteristic import BleakGATTCharacteristic
+from bleak.backends.device import BLEDevice
+from bleak.backends.scanner import AdvertisementData
+from bleak.exc import BleakError
+from bleak_retry_connector import BleakClientWithServiceCache, establish_connection
+
+from sensors.ble_config import BleConfig
+from sensors.types import RawPacket, Side
+
+log = logging.getLogger(__name__)
+
+_BASE = "-2f1c-4b8e-9a6d-6d6972726f72"
+SERVICE_UUID = f"4d570001{_BASE}"  # MirrorWatch IMU profile (firmware_notes/)
+DATA_UUID = f"4d570002{_BASE}"  # notify: v1 packets
+CONTROL_UUID = f"4d570003{_BASE}"  # write + indicate: commands and their replies
+BATTERY_LEVEL_UUID = "00002a19-0000-1000-8000-00805f9b34fb"
+
+OP_START, OP_STOP, OP_SET_ODR = 0x01, 0x02, 0x03
+_REPLY_TIMEOUT = 2.0  # s for a control point indication; the firmware answers in one event
+_DISCONNECT_TIMEOUT = 5.0  # s; BlueZ may hang on a device that already vanished
+_BACKOFF_START = 0.25  # s, doubled per failure up to BleConfig.backoff_max
+# what a flaky radio, a vanished device or a confused stack raises; anything else is a bug
+LINK_ERRORS = (BleakError, TimeoutError, EOFError, BrokenPipeError, ConnectionError)
+
+
+class LinkState(StrEnum):
+    SCANNING = "scanning"
+    CONNECTING = "connecting"
+    SUBSCRIBING = "subscribing"
+    STREAMING = "streaming"
+    BACKOFF = "backoff"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class LinkStatus:
+    """One wrist's link at session time `t` (s): state, last RSSI (dBm) and battery (%),
+    samples lost to sequence gaps, notifications skipped as undecodable, reconnects so
+    far, and why the last step failed (`detail`, empty if none)."""
+
+    side: Side
+    state: LinkState
+    t: float
+    address: str
+    rssi: int | None
+    battery: int | None
+    lost: int
+    skipped: int
+    reconnects: int
+    detail: str = ""
+
+
+class ControlPointError(Exception):
+    """The sensor refused or did not answer a command."""
+
+
+class SharedScanner:
+    """One BleakScanner for all links that are looking for their sensor.
+
+    BlueZ gives one discovery session per D-Bus client, so the two wrists must not
+    scan on their own; the scanner runs while anyone waits and stops after.
+    """
+
+    def __init__(self) -> None:
+        self._wanted: dict[str, asyncio.Future[tuple[BLEDevice, int]]] = {}
+        self._scanner: BleakScanner | None = None
+        self._lock = asyncio.Lock()
+
+    async def find(self, address: str, within: float) -> tuple[BLEDevice, int] | None:
+        """The device and its RSSI once it advertises, or None after `within` s."""
+        found: asyncio.Future[tuple[BLEDevice, int]] = asyncio.get_running_loop().create_future()
+        self._wanted[address] = found
+        try:
+            async with self._lock:
+                if self._scanner is None:
+                    scanner = BleakScanner(detection_callback=self._detected)
+                    await scanner.start()
+                    self._scanner = scanner
+            try:
+                return await asyncio.wait_for(found, within)
+            except TimeoutError:
+                return None
+        finally:
+            del self._wanted[address]
+            async with self._lock:
+                if not self._wanted and self._scanner is not None:
+                    scanner, self._scanner = self._scanner, None
+                    await scanner.stop()
+
+    def _detected(self, device: BLEDevice, adv: AdvertisementData) -> None:
+        found = self._wanted.get(device.address.upper())
+        if found is not None and not found.done():
+            found.set_result((device, adv.rssi))
+
+
+class WristLink:
+    """Keeps one wrist streaming into `packets` until cancelled.
+
+    `connect_lock` is shared by both links: BlueZ handles one LE connection attempt at
+    a time well, two at once badly. `clock` gives session seconds. `lost` and `skipped`
+    are counted by the consumer and reported here.
+    """
+
+    def __init__(
+        self,
+        side: Side,
+        address: str,
+        config: BleConfig,
+        *,
+        scanner: SharedScanner,
+        connect_lock: asyncio.Lock,
+        packets: asyncio.Queue[RawPacket],
+        clock: Callable[[], float],
+        on_status: Callable[[LinkStatus], None],
+        device: BLEDevice | None = None,
+    ) -> None:
+        self.side, self.address, self.config = side, address, config
+        self._scanner, self._lock, self._packets = scanner, connect_lock, packets
+        self._clock, self._on_status = clock, on_status
+        self._device = device
+        self._rssi: int | None = None
+        self._battery: int | None = None
+        self._state = LinkState.SCANNING
+        self._streamed_before = False
+        self.reconnects = 0
+        self.lost = 0
+        self.skipped = 0
+        self.overflow = 0  # notifications dropped because the consumer fell behind
+        self.last_packet = 0.0
+        self._replies: asyncio.Queue[bytes] = asyncio.Queue()
+        self._disconnected = asyncio.Event()
+
+    @property
+    def status(self) -> LinkStatus:
+        return LinkStatus(
+            side=self.side,
+            state=self._state,
+            t=self._clock(),
+            address=self.address,
+            rssi=self._rssi,
+            battery=self._battery,
+            lost=self.lost,
+            skipped=self.skipped,
+            reconnects=self.reconnects,
+        )
+
+    async def run(self) -> None:
+        backoff = _BACKOFF_START
+        try:
+            while True:
+                try:
+                    detail = await self._connect_and_stream()
+                    backoff = _BACKOFF_START  # it streamed: the next outage starts afresh
+                except (*LINK_ERRORS, ControlPointError) as e:
+                    detail = f"{type(e).__name__}: {e}"
+                log.info("%s %s: %s; retrying in %.2f s", self.side, self.address, detail, backoff)
+                self._set(LinkState.BACKOFF, detail)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.config.backoff_max)
+        finally:
+            self._set(LinkState.STOPPED)
+
+    def _set(self, state: LinkState, detail: str = "") -> None:
+        self._state = state
+        self._on_status(dataclasses.replace(self.status, detail=detail))
+
+    async def _connect_and_stream(self) -> str:
+        """Connects and streams; returns why streaming ended, raises if it never began."""
+        device = self._device
+        self._device = None  # a scanned device is used once; later attempts rescan
+        if device is None:
+            self._set(LinkState.SCANNING)
+            hit = await self._scanner.find(self.address, self.config.scan_timeout)
+            if hit is None:
+                raise TimeoutError(f"not seen for {self.config.scan_timeout:g} s")
+            device, self._rssi = hit
+        self._disconnected = asyncio.Event()
+        async with self._lock:
+            self._set(LinkState.CONNECTING)
+            client = await establish_connection(
+                BleakClientWithServiceCache,
+                device,
+                f"{self.side} wrist",
+                disconnected_callback=lambda _: self._disconnected.set(),
+                max_attempts=self.config.connect_attempts,
+            )
+        try:
+            self._set(LinkState.SUBSCRIBING)
+            await self._subscribe(client)
+            if self._streamed_before:
+                self.reconnects += 1
+            self._streamed_before = True
+            self._set(LinkState.STREAMING)
+            return await self._watch(client)
+        finally:
+            await self._close(client)
+
+    async def _subscribe(self, client: BleakClient) -> None:
+        self._replies = asyncio.Queue()
+        await client.start_notify(CONTROL_UUID, self._on_reply)
+        await client.start_notify(DATA_UUID, self._on_data)
+        await self._read_battery(client)
+        await self._command(client, struct.pack("<BH", OP_SET_ODR, self.config.odr_hz))
+        self.last_packet = self._clock()  # the watchdog counts silence from here
+        await self._command(client, bytes([OP_START]))
+
+    async def _watch(self, client: BleakClient) -> str:
+        """Returns (why) when the link drops or the stream has been silent too long."""
+        cfg = self.config
+        loop = asyncio.get_running_loop()
+        next_battery = loop.time() + cfg.battery_period
+        while not self._disconnected.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._disconnected.wait(), cfg.stall_timeout / 4)
+            silent = self._clock() - self.last_packet
+            if silent > cfg.stall_timeout:
+                return f"stream stalled: silent for {silent:.1f} s"
+            if loop.time() >= next_battery and not self._disconnected.is_set():
+                next_battery = loop.time() + cfg.battery_period
+                await self._read_battery(client)
+                self._set(LinkState.STREAMING)
+        return "link lost"
+
+    async def _read_battery(self, client: BleakClient) -> None:
+        if client.services.get_characteristic(BATTERY_LEVEL_UUID) is None:
+            return  # the Battery service is optional
+        value = await client.read_gatt_char(BATTERY_LEVEL_UUID)
+        if value:
+            self._battery = int(value[0])
+
+    async def _command(self, client: BleakClient, command: bytes) -> None:
+        """Write to the control point and wait for its indicated reply (0x80|op, status)."""
+        await client.write_gatt_char(CONTROL_UUID, command, response=True)
+        async with asyncio.timeout(_REPLY_TIMEOUT):
+            while True:
+                reply = await self._replies.get()
+                if len(reply) >= 2 and reply[0] == 0x80 | command[0]:
+                    break
+        if reply[1] != 0:
+            raise ControlPointError(f"command 0x{command.hex()} refused with status {reply[1]}")
+
+    async def _close(self, client: BleakClient) -> None:
+        # also after the sensor dropped the link: only disconnect() releases the
+        # client's own D-Bus connection, a leak of one socket per reconnect otherwise
+        with contextlib.suppress(*LINK_ERRORS):
+            async with asyncio.timeout(_DISCONNECT_TIMEOUT):
+                await client.disconnect()
+
+    def _on_reply(self, _: BleakGATTCharacteristic, data: bytearray) -> None:
+        self._replies.put_nowait(bytes(data))
+
+    def _on_data(self, _: BleakGATTCharacteristic, data: bytearray) -> None:
+        # stamp first, as close to the radio as Python gets; decoding is the consumer's
+        now = self._clock()
+        self.last_packet = now
+        try:
+            self._packets.put_nowait(RawPacket(self.side, now, bytes(data)))
+        except asyncio.QueueFull:
+            self.overflow += 1  # the sequence gap reports these samples as lost as well
