@@ -1,0 +1,37 @@
+"""`assess --source FILE`: a recording replayed on the protocol's timeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from workflow_run import mirrorwatch
+
+from pipeline.assessment.protocol import load_protocol
+from pipeline.assessment.results import load_assessment
+from pipeline.commands.assess import simulate_protocol
+from pipeline.store.aggregates import Aggregates
+from pipeline.store.spool import Spool
+from sensors.recording import write_recording
+
+
+def test_a_recorded_session_is_scored_per_task(tmp_path: Path) -> None:
+    protocol = load_protocol("woods-teuber")
+    sim = simulate_protocol(protocol, seed=5)
+    rec = tmp_path / "woods-teuber.csv.gz"
+    write_recording(rec, sim.blocks(), {"subject": "S07", "fs": "100"})
+    data = tmp_path / "data"
+    r = mirrorwatch(
+        data, "assess", "--protocol", "woods-teuber", "--subject", "S07",
+        "--source", str(rec), "--speed", "max", "--yes",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    with Spool.in_dir(data) as spool:
+        info = spool.session("latest")
+        a = load_assessment(spool, Aggregates(spool), info)
+    assert info.source == f"replay:{rec.name}"
+    assert [s.window.name for s in a.tasks] == [t.name for t in protocol.tasks]
+    for s in a.tasks:
+        truth = [m for m in sim.truth if m.task == s.window.name]
+        assert len(truth) == s.expected
+        assert s.expected <= s.stats.movements <= s.expected + 1, s.window.name
+        assert abs(s.stats.mirror - sum(m.kind == "mirror" for m in truth)) <= 1
