@@ -3,6 +3,7 @@
 A protocol is data, so an examiner can write their own. Shipped protocols live in
 `pipeline/assessment/protocols/<name>.toml`; `load_protocol` takes such a name or a
 path. Anything wrong in a file stops with one ConfigError naming the file and the key.
+Top-level `description` is free text for the reader of the file, not used here.
 """
 
 from __future__ import annotations

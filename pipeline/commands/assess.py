@@ -65,7 +65,9 @@ def simulate_protocol(protocol: Protocol, seed: int, fs: float = 100.0) -> Simul
 def assess(args: argparse.Namespace) -> int:
     settings: Settings = args.settings
     protocol = load_protocol(args.protocol)
-    opened = open_source(args.source, args.speed, lambda: simulate_protocol(protocol, args.seed))
+    opened = open_source(
+        args.source, args.speed, lambda: simulate_protocol(protocol, args.seed), settings
+    )
     engine = Engine(dataclasses.replace(settings.engine, fs=opened.fs))
     interactive = sys.stdin.isatty() and not args.yes
     view = _View(sys.stderr)

@@ -42,7 +42,7 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def monitor(args: argparse.Namespace) -> int:
     settings: Settings = args.settings
-    opened = open_source(args.source, args.speed, lambda: _simulated_day(args))
+    opened = open_source(args.source, args.speed, lambda: _simulated_day(args), settings)
     engine = Engine(dataclasses.replace(settings.engine, fs=opened.fs))
     started = time.time()
     mon = Monitor(day_offset=started % 86400.0)
