@@ -131,9 +131,14 @@ class Guide:
         return [*out, Say(t, "repeating"), *self.advance(t)]
 
     def skip(self, t: float) -> list[Step]:
-        """Leave the current task now; the next one starts with its countdown."""
+        """Leave the current task now (during its countdown: before it began; during a
+        rest: the rest); the next one starts with its countdown."""
         if self._phase in (Phase.PAUSED, Phase.FINISHED):
             return []
+        task = self.task
+        if self._phase is Phase.COUNTDOWN and task is not None:
+            # listed, so the report shows the task was not done
+            self.windows.append(Window(task.name, task.active, t, t, 0, (), Status.SKIPPED))
         out = self._abandon(t, Status.SKIPPED)
         self._next(t)
         return [*out, Say(t, "skipped"), *self.advance(t)]

@@ -63,3 +63,15 @@ def walk_from(guide: Guide, start: float, until: float) -> list[Step]:
     for t in np.arange(start, until, 0.04):
         out += guide.advance(float(t))
     return out
+
+
+def test_skipping_during_a_countdown_lists_the_task_as_not_done() -> None:
+    guide = Guide(PROTOCOL)
+    walk(guide, 42.0)  # trigger-R's countdown runs 41-44 s
+    guide.skip(42.0)
+    assert (guide.windows[-1].name, guide.windows[-1].status) == ("trigger-R", Status.SKIPPED)
+    assert guide.windows[-1].expected == 0
+    later = walk_from(guide, 42.0, 50.0)
+    assert [(s.name, s.start) for s in later if isinstance(s, SetTask) and s.name] == [
+        ("trigger-L", 45.0)
+    ]
