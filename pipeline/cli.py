@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.commands import Handler, UsageError, assess, delivery, local, monitor, report
+from pipeline.commands import Handler, UsageError, assess, ble, delivery, local, monitor, report
 from pipeline.config import ConfigError
 from pipeline.settings import load_settings
 from pipeline.store.spool import SpoolError
@@ -26,6 +26,7 @@ _VERB_MODULES = (
     assess,
     monitor,
     report,
+    ble,
 )  # each has register(verbs); add a module per verb group
 
 log = logging.getLogger("mirrorwatch")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import ConfigError, EngineConfig
+from sensors.ble_config import BleConfig
 
 CONFIG_NAME = "mirrorwatch.toml"
 DEFAULT_SPOOL_MAX_MB = 4096  # ~ 3 days of raw samples of two wrists at 100 Hz
@@ -46,6 +47,7 @@ class Settings:
     config_path: Path | None  # the file they came from, if any
     influx: InfluxSettings | None = None  # None: no delivery, the spool is the store
     spool_max_bytes: int | None = DEFAULT_SPOOL_MAX_MB * 1024 * 1024
+    ble: BleConfig = field(default_factory=BleConfig)  # [ble]: paired wrists, link timing
 
 
 def default_data_dir() -> Path:
@@ -85,7 +87,7 @@ def load_settings(config: Path | None, data_dir: Path | None) -> Settings:
             raise ConfigError(f"{path}: cannot read: {e}") from None
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{path}: {e}") from None
-    unknown = sorted(set(table) - {"data_dir", "engine", "influx", "spool"})
+    unknown = sorted(set(table) - {"data_dir", "engine", "influx", "spool", "ble"})
     if unknown:
         raise ConfigError(f"{path}: unknown key {unknown[0]!r}")
     engine_table = table.get("engine", {})
@@ -107,6 +109,7 @@ def load_settings(config: Path | None, data_dir: Path | None) -> Settings:
         config_path=path,
         influx=_influx(_table(table, "influx", path), path),
         spool_max_bytes=_spool_max_bytes(_table(table, "spool", path), path),
+        ble=_ble(_table(table, "ble", path), path),
     )
 
 
@@ -115,6 +118,13 @@ def _table(table: dict[str, Any], key: str, path: Path | None) -> dict[str, Any]
     if not isinstance(value, dict):
         raise ConfigError(f"{path}: {key} must be a table")
     return value
+
+
+def _ble(table: dict[str, Any], path: Path | None) -> BleConfig:
+    try:
+        return BleConfig.from_mapping(table)
+    except ValueError as e:
+        raise ConfigError(f"{path}: {e}") from None
 
 
 def _spool_max_bytes(table: dict[str, Any], path: Path | None) -> int:

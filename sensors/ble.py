@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 
 from bleak import BleakScanner
@@ -80,7 +80,7 @@ class BleSource:
     def session_time(self) -> float:
         return self._clock() - self.origin
 
-    async def blocks(self) -> AsyncIterator[ImuBlock]:
+    async def blocks(self) -> AsyncGenerator[ImuBlock, None]:
         self.origin = self._clock()
         packets: asyncio.Queue[RawPacket] = asyncio.Queue(self.config.queue_size)
         scanner, lock = SharedScanner(), asyncio.Lock()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.commands import UsageError, speed
+from pipeline.commands.ble import record_ble
 from pipeline.commands.delivery import continuous_delivery
 from pipeline.engine import Engine
 from pipeline.events import Event, MovementEvent
@@ -41,7 +42,7 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.set_defaults(handler=analyze)
 
     p = verbs.add_parser("record", help="write a recording (CSV v1, .csv or .csv.gz)")
-    p.add_argument("--source", choices=["simulated"], default="simulated")
+    p.add_argument("--source", choices=["simulated", "ble"], default="simulated")
     p.add_argument("--out", type=Path, required=True)
     simulation_args(p)
     p.add_argument("--subject", default="sim", help="pseudonym written as metadata")
@@ -169,7 +170,9 @@ def analyze(args: argparse.Namespace) -> int:
 
 
 def record(args: argparse.Namespace) -> int:
-    """A simulated session written as a recording file (CSV v1)."""
+    """A simulated session (or, with --source ble, the paired wrists) as a recording file."""
+    if args.source == "ble":
+        return record_ble(args)
     sim = simulation(args)
     metadata = {
         "subject": args.subject,

@@ -1,0 +1,198 @@
+"""Verbs for the wrist sensors over BLE: scan, pair, and `record --source ble`.
+
+bleak is imported only when a BLE verb runs, so the other verbs start without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import sys
+import tomllib
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+
+from pipeline.commands import UsageError
+from pipeline.session import run_until_signalled
+from pipeline.settings import CONFIG_NAME, Settings
+from sensors.ble_config import BleConfig, check_address
+from sensors.recording import RecordingWriter
+from sensors.types import Side
+
+if TYPE_CHECKING:
+    from sensors.ble import BleSource
+    from sensors.ble_link import LinkStatus
+
+T = TypeVar("T")
+
+
+def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add this module's verbs to the CLI."""
+    p = verbs.add_parser("scan", help="list supported wrist sensors advertising nearby")
+    p.add_argument("--seconds", type=float, default=5.0, help="how long to listen (default: 5)")
+    p.add_argument("--json", action="store_true", help="JSON lines on stdout, nothing else")
+    p.set_defaults(handler=scan)
+
+    p = verbs.add_parser("pair", help="store the left and right wrist sensors in the config")
+    p.add_argument("--left", type=_address, required=True, help="address of the left wrist")
+    p.add_argument("--right", type=_address, required=True, help="address of the right wrist")
+    p.set_defaults(handler=pair)
+
+
+def _address(text: str) -> str:
+    try:
+        return check_address(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def scan(args: argparse.Namespace) -> int:
+    """Supported sensors nearby, strongest first: a table, or JSON lines."""
+    from sensors.ble import scan as ble_scan
+
+    if args.seconds <= 0:
+        raise UsageError("--seconds must be > 0")
+    found = _bluetooth(lambda: asyncio.run(ble_scan(args.seconds)))
+    for f in found:
+        if args.json:
+            row = {"name": f.name, "address": f.address, "rssi": f.rssi, "profile": f.profile}
+            print(json.dumps(row))
+    if not args.json:
+        if not found:
+            print(f"no supported sensors seen in {args.seconds:g} s", file=sys.stderr)
+            return 0
+        print(f"{'name':<24}{'address':<20}{'rssi':>6}  profile")
+        for f in found:
+            print(f"{f.name:<24}{f.address:<20}{f.rssi:>6}  {f.profile}")
+    return 0
+
+
+def pair(args: argparse.Namespace) -> int:
+    """Write the pair into the `[ble]` table of the config file, keeping everything else."""
+    settings: Settings = args.settings
+    try:
+        ble = BleConfig.from_mapping(
+            {**settings.ble.to_mapping(), "left": args.left, "right": args.right}
+        )
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    path = args.config or settings.config_path or _user_config_path()
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = _replace_table(text, "ble", ble.to_mapping())
+    tomllib.loads(new)  # never write a file we could not read back
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(new, encoding="utf-8")
+    tmp.replace(path)
+    print(f"paired left {ble.left}, right {ble.right} in {path}")
+    return 0
+
+
+def ble_source(settings: Settings) -> BleSource:
+    """The paired wrists as a Source; link changes are reported on stderr."""
+    from sensors.ble import BleSource
+
+    if settings.ble.left is None or settings.ble.right is None:
+        raise UsageError("no wrists paired: run `mirrorwatch pair --left ADDR --right ADDR`")
+    return BleSource(settings.ble, on_status=_print_status)
+
+
+def record_ble(args: argparse.Namespace) -> int:
+    """`record --source ble`: the paired wrists into a recording file for --duration s."""
+    settings: Settings = args.settings
+    if args.duration is None or args.duration <= 0:
+        raise UsageError("--source ble needs --duration S (seconds to record)")
+    source = ble_source(settings)
+    metadata = {
+        "subject": args.subject,
+        "device": f"ble:L={settings.ble.left},R={settings.ble.right}",
+        "fs": f"{settings.ble.odr_hz:g}",
+        "note": "mirrorwatch record --source ble",
+    }
+
+    async def take(writer: RecordingWriter) -> None:
+        """Blocks until both wrists have passed --duration; samples after it are cut."""
+        finished: set[Side] = set()
+        async with contextlib.aclosing(source.blocks()) as blocks:
+            async for block in blocks:
+                keep = int(np.searchsorted(block.t, args.duration))
+                if keep:
+                    writer.write(block.slice(0, keep))
+                if keep < len(block):
+                    finished.add(block.side)
+                    if len(finished) == len(Side):
+                        return
+
+    with RecordingWriter(args.out, metadata) as writer:
+        _bluetooth(lambda: run_until_signalled(lambda stop: _until_stopped(take(writer), stop)))
+    lost = ", ".join(f"{s}: {source.assemblers[s].stats.lost} lost" for s in Side)
+    print(f"wrote {writer.rows} rows to {args.out} ({lost})")
+    return 0
+
+
+async def _until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> None:
+    """Runs `work` until it ends or `stop` is set (Ctrl-C), then cleans it up."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait([task, stopped], return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return
+    task.result()
+
+
+def _print_status(status: LinkStatus) -> None:
+    extra = [f"battery {status.battery} %"] if status.battery is not None else []
+    if status.detail:
+        extra.append(status.detail)
+    more = f" ({', '.join(extra)})" if extra else ""
+    print(f"{status.side} {status.address}: {status.state}{more}", file=sys.stderr)
+
+
+def _bluetooth(call: Callable[[], T]) -> T:
+    """Runs `call`; a missing adapter or Bluetooth service becomes one line, exit 2."""
+    from bleak.exc import BleakError
+
+    try:
+        return call()
+    except (BleakError, OSError) as e:
+        raise UsageError(f"Bluetooth is not available: {e}") from None
+
+
+def _user_config_path() -> Path:
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".config"
+    return base / "mirrorwatch" / CONFIG_NAME
+
+
+def _replace_table(text: str, name: str, values: dict[str, str | int | float]) -> str:
+    """`text` with the TOML table `[name]` replaced by `values` (appended if absent).
+
+    The table's own comments go with it; everything outside it stays as written.
+    """
+    lines = text.splitlines()
+    out: list[str] = []
+    inside = False
+    for line in lines:
+        header = line.strip()
+        if header.startswith("["):
+            inside = header.split("#", 1)[0].strip() == f"[{name}]"
+        if not inside:
+            out.append(line)
+    while out and not out[-1].strip():
+        out.pop()
+    table = [f"[{name}]"] + [f"{key} = {_toml_value(v)}" for key, v in values.items()]
+    return "\n".join([*out, *([""] if out else []), *table]) + "\n"
+
+
+def _toml_value(value: str | int | float) -> str:
+    return json.dumps(value)  # a JSON string, int or float is a valid TOML value
