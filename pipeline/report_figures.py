@@ -21,6 +21,8 @@ from sensors.types import FloatArray, ImuBlock, Side
 
 COLOURS = {Side.L: "#1f77b4", Side.R: "#d62728"}
 _SEGMENT = 120.0  # s of session per row of the activity figure
+_QUIET_TOP = 0.5  # rad/s, the least full scale of a row
+_MAX_ROWS = 12  # longer sessions get longer rows, so the figure stays a page
 _BIN = 0.05  # s per plotted point: the maximum in each bin keeps every peak visible
 _SMOOTH = 0.05  # s, moving average of the angular speed
 _G = 9.80665  # m/s^2
@@ -58,7 +60,8 @@ def activity_figure(
     events: Sequence[MovementEvent],
     windows: Sequence[Window] = (),
 ) -> bytes:
-    """Both wrists' angular speed in rows of `_SEGMENT` s; onsets and mirror events marked.
+    """Both wrists' angular speed in rows of `_SEGMENT` s (longer for long sessions);
+    onsets and mirror events marked.
 
     Each voluntary onset is a line in its hand's colour; a mirror event puts a
     triangle on the other hand's trace, at the onset plus the lag, labelled with
@@ -66,14 +69,16 @@ def activity_figure(
     """
     ends = [float(t[-1]) for t, _ in traces.values() if len(t)]
     span = max(ends, default=1.0)
-    rows = max(1, math.ceil(span / _SEGMENT))
+    rows = min(_MAX_ROWS, max(1, math.ceil(span / _SEGMENT)))
+    segment = max(_SEGMENT, span / rows)
     fig = Figure(figsize=(11, 1.9 * rows + 0.6))
     axes = fig.subplots(rows, 1, squeeze=False)[:, 0]
     for i, ax in enumerate(axes):
-        lo, hi = i * _SEGMENT, (i + 1) * _SEGMENT
+        lo, hi = i * segment, (i + 1) * segment
         # each row scaled to its own peak: small finger movements stay visible
         shown = [v[(t >= lo) & (t < hi)] for t, v in traces.values()]
-        top = max((float(v.max()) for v in shown if len(v)), default=0.0) or 1.0
+        # at least _QUIET_TOP: a row of rest shows as rest, not as magnified noise
+        top = max([_QUIET_TOP, *(float(v.max()) for v in shown if len(v))])
         for w in windows:
             if w.end > lo and w.start < hi:
                 ax.axvspan(max(w.start, lo), min(w.end, hi), color="#eeeeee", zorder=0)
