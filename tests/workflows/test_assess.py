@@ -116,3 +116,15 @@ def test_unknown_protocol_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1
     assert "firearm-handling" in r.stderr
+
+
+def test_an_invalid_protocol_file_is_one_line_naming_the_key(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        'name = "x"\n[[task]]\nname = "t"\ninstruction = "i"\nactive = "L"\nmotion = "grip"\n'
+        "period = 0.5\nrepetitions = 3\n",
+        encoding="utf-8",
+    )
+    r = mirrorwatch(tmp_path / "d", "assess", "--protocol", str(bad), "--subject", "x", "--yes")
+    assert r.returncode == 2
+    assert r.stderr == f"mirrorwatch: {bad}: task[1].period: must be >= 1.5, got 0.5\n"
