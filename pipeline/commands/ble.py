@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from pipeline.commands import UsageError
+from pipeline.commands.sources import LIVE_SOURCES, Opened
 from pipeline.session import run_until_signalled
 from pipeline.settings import CONFIG_NAME, Settings
 from sensors.ble_config import BleConfig, check_address
@@ -43,6 +44,8 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--left", type=_address, required=True, help="address of the left wrist")
     p.add_argument("--right", type=_address, required=True, help="address of the right wrist")
     p.set_defaults(handler=pair)
+
+    LIVE_SOURCES["ble"] = open_ble  # `--source ble` for monitor and assess
 
 
 def _address(text: str) -> str:
@@ -103,6 +106,23 @@ def ble_source(settings: Settings) -> BleSource:
     return BleSource(settings.ble, on_status=_print_status)
 
 
+def open_ble(settings: Settings) -> Opened:
+    """The paired wrists for monitor and assess, with their link for the status line."""
+    source = ble_source(settings)
+
+    def link(side: Side) -> str | None:
+        status = source.status.get(side)
+        if status is None:
+            return None
+        battery = "" if status.battery is None else f" {status.battery}%"
+        return f"{status.state}{battery}"
+
+    ble = settings.ble
+    return Opened(
+        source, f"ble:L={ble.left},R={ble.right}", float(ble.odr_hz), live=True, link=link
+    )
+
+
 def record_ble(args: argparse.Namespace) -> int:
     """`record --source ble`: the paired wrists into a recording file for --duration s."""
     settings: Settings = args.settings
@@ -151,11 +171,13 @@ async def _until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -
 
 
 def _print_status(status: LinkStatus) -> None:
+    """One line per link change on stderr, clearing a status line being drawn there."""
     extra = [f"battery {status.battery} %"] if status.battery is not None else []
     if status.detail:
         extra.append(status.detail)
     more = f" ({', '.join(extra)})" if extra else ""
-    print(f"{status.side} {status.address}: {status.state}{more}", file=sys.stderr)
+    clear = "\r\033[K" if sys.stderr.isatty() else ""
+    print(f"{clear}{status.side} {status.address}: {status.state}{more}", file=sys.stderr)
 
 
 def _bluetooth(call: Callable[[], T]) -> T:

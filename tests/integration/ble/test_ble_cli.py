@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -146,3 +147,48 @@ def test_ble_session_into_the_spool(rig: Rig, tmp_path: Path) -> None:
     session_id, covered = asyncio.run(main())
     assert session_id
     assert covered > 2.5
+
+
+def test_monitor_with_ble_into_the_spool(rig: Rig, tmp_path: Path) -> None:
+    """`mirrorwatch monitor --source ble` until Ctrl-C: samples of both wrists stored."""
+    rig.pair()
+    config = tmp_path / "mirrorwatch.toml"
+    config.write_text(f'[ble]\nleft = "{LEFT}"\nright = "{RIGHT}"\n')
+    env = {**os.environ, "MIRRORWATCH_DATA_DIR": str(tmp_path / "data")}
+    args = ["--config", str(config), "monitor", "--source", "ble", "--subject", "s1"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", *args, "--store-samples"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        assert proc.stderr is not None
+        streaming: set[str] = set()
+        seen: list[str] = []
+        while len(streaming) < 2:
+            line = proc.stderr.readline()
+            assert line, f"monitor ended early: {seen}"
+            seen.append(line)
+            if ": streaming" in line:
+                streaming.add(line[0])
+        time.sleep(3.0)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    session = next(line.split()[1] for line in out.splitlines() if line.startswith("session "))
+    with Spool.in_dir(tmp_path / "data") as spool:
+        info = spool.session(session)
+        assert info.source == f"ble:L={LEFT},R={RIGHT}"
+        assert info.ended_at is not None
+        for side in Side:
+            block = spool.samples(session, side)
+            assert block is not None
+            assert len(block) > 2.5 * 200, side
+            assert np.all(np.diff(block.t) > 0)

@@ -151,7 +151,10 @@ def test_two_wrists_60_s_at_200_hz_drifting_clocks_no_loss(rig: Rig) -> None:
             f" 50 s: {floor * 1e3:.2f} ms constant, +-{spread * 1e3:.2f} ms; drift {drift:+.1f} ppm"
         )
         assert 0.0 <= floor < 0.030
-        assert spread < 0.002
+        # the estimator's goal is 2 ms (tests/sensors/test_clock.py); here, at 3x real
+        # time, the host's scheduling noise is tripled in sensor time: measured +-0.2-0.5
+        # ms on an idle machine, up to +-4 ms with other suites busy on both cores
+        assert spread < 0.006
         # at 3x real time the emulated radio's latency floor is noisier, so over 60 s the
         # drift is only good to some tens of ppm; the residual above is what counts
         assert drift == pytest.approx(device.firmware.config.drift_ppm, abs=50.0)
