@@ -41,6 +41,26 @@ LIVE_SOURCES: dict[str, LiveFactory] = {}
 providing one registers its factory here. They run in real time: --speed is ignored."""
 
 
+def _ble(settings: Settings) -> Opened:
+    """The paired wrists over BLE (pipeline/commands/ble.py), sampled at `[ble] odr_hz`."""
+    # imported here: bleak is loaded only when the wrists are asked for
+    from pipeline.commands.ble import ble_source
+
+    source = ble_source(settings)
+
+    def link(side: Side) -> str | None:
+        status = source.status.get(side)
+        if status is None:
+            return None
+        battery = "" if status.battery is None else f" {status.battery}%"
+        return f"{status.state.value}{battery}"
+
+    return Opened(source, "ble", float(settings.ble.odr_hz), live=True, link=link)
+
+
+LIVE_SOURCES["ble"] = _ble
+
+
 def open_source(
     spec: str, speed: float | None, simulate: Callable[[], Simulation], settings: Settings
 ) -> Opened:

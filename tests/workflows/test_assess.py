@@ -128,3 +128,13 @@ def test_an_invalid_protocol_file_is_one_line_naming_the_key(tmp_path: Path) -> 
     r = mirrorwatch(tmp_path / "d", "assess", "--protocol", str(bad), "--subject", "x", "--yes")
     assert r.returncode == 2
     assert r.stderr == f"mirrorwatch: {bad}: task[1].period: must be >= 1.5, got 0.5\n"
+
+
+def test_ble_is_a_source_choice_and_needs_paired_wrists(tmp_path: Path) -> None:
+    r = mirrorwatch(
+        tmp_path / "d", "assess", "--protocol", "woods-teuber", "--subject", "x",
+        "--source", "ble", "--yes",
+    )  # fmt: skip
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1
+    assert "pair" in r.stderr

@@ -22,7 +22,12 @@ def mirrorwatch(
     data_dir: Path, *args: str, timeout: float = 110
 ) -> subprocess.CompletedProcess[str]:
     """`mirrorwatch ARGS` as a user runs it, with its own data directory."""
-    env = {**os.environ, "MIRRORWATCH_DATA_DIR": str(data_dir)}
+    # the user's own mirrorwatch.toml (paired sensors...) stays out of the tests
+    env = {
+        **os.environ,
+        "MIRRORWATCH_DATA_DIR": str(data_dir),
+        "XDG_CONFIG_HOME": str(data_dir.parent / "config"),
+    }
     return subprocess.run(
         [sys.executable, "-m", "pipeline.cli", *args],
         capture_output=True,
