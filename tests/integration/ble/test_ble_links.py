@@ -8,11 +8,12 @@ import contextlib
 import itertools
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
+from bleak.backends.device import BLEDevice
 from conftest import LEFT, RIGHT, Rig, ScaledClock
 from wrist_firmware import ACC_RANGES_G, GYRO_RANGES_DPS, FirmwareConfig, SentPacket
 
@@ -52,6 +53,7 @@ async def stream(
     clock: Callable[[], float] = time.monotonic,
     speed: float = 1.0,
     watch: Side | None = None,
+    devices: Mapping[Side, BLEDevice] | None = None,
 ) -> Run:
     """Run a BleSource until both sides reached `until` session seconds.
 
@@ -59,7 +61,7 @@ async def stream(
     first block arrives after each action (reconnect time).
     """
     statuses: list[LinkStatus] = []
-    source = BleSource(config, on_status=statuses.append, clock=clock)
+    source = BleSource(config, devices=devices, on_status=statuses.append, clock=clock)
     run = Run(source, statuses=statuses)
     marks: list[float] = []
 
@@ -231,6 +233,7 @@ def test_stalled_stream_is_reconnected_by_the_watchdog(rig: Rig) -> None:
 def test_garbage_notifications_are_counted_and_skipped(rig: Rig) -> None:
     left, _ = rig.pair()
     rng = np.random.default_rng(7)
+    # version 1, gyro, seq 0, tick 0, tick_hz 32768, odr 200, n 1, ranges 0x42, one sample
     valid = bytes.fromhex("010100000000000000800000c8000142") + bytes(12)
     payloads = (
         [
@@ -259,3 +262,27 @@ def test_garbage_notifications_are_counted_and_skipped(rig: Rig) -> None:
     blocks = run.blocks[Side.L]
     assert [b.seq for b in blocks] == list(range(blocks[0].seq, blocks[0].seq + len(blocks)))
     assert all(s.state is not LinkState.BACKOFF for s in run.statuses)
+
+
+def test_connects_scanned_devices_and_reads_the_battery_periodically(rig: Rig) -> None:
+    left, right = rig.pair()
+    found = {f.address: f.device for f in asyncio.run(scan(1.0))}
+    devices = {Side.L: found[LEFT], Side.R: found[RIGHT]}
+
+    def drain() -> None:
+        rig.do(lambda: setattr(left.firmware.config, "battery", 55))
+
+    config = BleConfig(left=LEFT, right=RIGHT, battery_period=0.5)
+    run = asyncio.run(stream(config, until=2.5, script=[(1.0, drain)], devices=devices))
+    # a scanned device is connected at once, without scanning again
+    for side in Side:
+        assert run.states(side)[:3] == [
+            LinkState.CONNECTING,
+            LinkState.SUBSCRIBING,
+            LinkState.STREAMING,
+        ]
+    batteries = [s.battery for s in run.statuses if s.side is Side.L]
+    assert batteries[2] == 87
+    assert batteries[-1] == 55
+    assert run.source.status[Side.R].battery == 87
+    assert right.connects == 1
