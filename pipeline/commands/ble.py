@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from pipeline.commands import UsageError
-from pipeline.commands.sources import LIVE_SOURCES, Opened
 from pipeline.session import run_until_signalled
 from pipeline.settings import CONFIG_NAME, Settings
 from sensors.ble_config import BleConfig, check_address
@@ -44,8 +43,6 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--left", type=_address, required=True, help="address of the left wrist")
     p.add_argument("--right", type=_address, required=True, help="address of the right wrist")
     p.set_defaults(handler=pair)
-
-    LIVE_SOURCES["ble"] = open_ble  # `--source ble` for monitor and assess
 
 
 def _address(text: str) -> str:
@@ -104,23 +101,6 @@ def ble_source(settings: Settings) -> BleSource:
     if settings.ble.left is None or settings.ble.right is None:
         raise UsageError("no wrists paired: run `mirrorwatch pair --left ADDR --right ADDR`")
     return BleSource(settings.ble, on_status=_print_status)
-
-
-def open_ble(settings: Settings) -> Opened:
-    """The paired wrists for monitor and assess, with their link for the status line."""
-    source = ble_source(settings)
-
-    def link(side: Side) -> str | None:
-        status = source.status.get(side)
-        if status is None:
-            return None
-        battery = "" if status.battery is None else f" {status.battery}%"
-        return f"{status.state}{battery}"
-
-    ble = settings.ble
-    return Opened(
-        source, f"ble:L={ble.left},R={ble.right}", float(ble.odr_hz), live=True, link=link
-    )
 
 
 def record_ble(args: argparse.Namespace) -> int:
