@@ -18,6 +18,10 @@ from pipeline.config import EngineConfig
 from sensors.types import FloatArray
 
 G = 9.80665  # m/s^2
+# s by which the accelerometer-derivative envelope crosses its threshold ahead of the
+# rotation it reflects: the jerk of a min-jerk reach peaks early. Measured on the
+# simulator's lever-arm model (median over its scenarios); refine on real recordings.
+JERK_LEAD = 0.055
 
 
 class Biquad3:
@@ -90,15 +94,18 @@ class ActivityEnvelope:
     """
 
     def __init__(self, cfg: EngineConfig, has_gyro: bool) -> None:
+        # Without a gyro, 4th order: the derivative lifts physiological tremor (8-12 Hz)
+        # by its frequency, and a 2nd-order roll-off let it set the rest floor.
         cutoff = cfg.gyro_lowpass if has_gyro else cfg.acc_lowpass
-        sos = np.asarray(signal.butter(2, cutoff, fs=cfg.fs, output="sos"))
+        order = 2 if has_gyro else 4
+        sos = np.asarray(signal.butter(order, cutoff, fs=cfg.fs, output="sos"))
         self._has_gyro = has_gyro
-        self._filter = Biquad3(sos)
+        self._filter = _Chain([Biquad3(section) for section in sos])
         # Rows by which the envelope trails the motion: the low-pass's group delay
-        # well below its cutoff. Not without a gyro: there the strap's jerk, which
-        # leads the motion, makes up for the filter (measured: +5..+13 ms uncorrected).
+        # well below its cutoff, less (without a gyro) the lead of the jerk in the
+        # acceleration over the rotation itself.
         _, gd = signal.group_delay(signal.sos2tf(sos), w=[0.5], fs=cfg.fs)
-        self.delay = float(gd[0]) if has_gyro else 0.0
+        self.delay = float(gd[0]) - (0.0 if has_gyro else JERK_LEAD * cfg.fs)
         self._rate = cfg.fs / G
         self._epoch = cfg.samples(cfg.baseline_epoch)
         self._still_gyro = cfg.still_gyro**2
@@ -190,6 +197,27 @@ class ActivityEnvelope:
                 self.bias = [b + w * (m - b) for b, m in zip(self.bias, mean, strict=True)]
                 self._bias_known = True
         self._new_epoch()
+
+
+class _Chain:
+    """Biquad3 sections in series (a higher-order SOS filter), seeded alike."""
+
+    def __init__(self, sections: list[Biquad3]) -> None:
+        self._sections = sections
+
+    @property
+    def seeded(self) -> bool:
+        return self._sections[0].seeded
+
+    def reset(self) -> None:
+        for f in self._sections:
+            f.reset()
+
+    def process(self, rows: Sequence[Sequence[float]]) -> list[tuple[float, float, float]]:
+        out: Sequence[Sequence[float]] = rows
+        for f in self._sections:
+            out = f.process(out)
+        return list(out)  # type: ignore[arg-type]
 
 
 def _runs(rows: Sequence[Row | None]) -> list[list[Row] | None]:

@@ -123,6 +123,15 @@ class MirrorStage:
             for r in self._recent
         )
 
+    def _inside_movement(self, side: Side, row: int, d: int) -> bool:
+        """Whether a movement of `side` known by row `d` was going on at `row`."""
+        for mv in [*self._pending, *(r.movement for r in self._recent)]:
+            if mv.side is side and mv.detected <= d and mv.onset <= row:
+                known = mv.offset is not None and mv.offset + self._min_off - 1 <= d
+                if not known or row <= (mv.offset or 0):
+                    return True
+        return False
+
     def _partner(self, m: Movement, d: int) -> Movement | None:
         """The closest other-side onset within lag_window of `m`, known by row `d`."""
         near = [
@@ -172,8 +181,12 @@ class MirrorStage:
         ):
             lag = xlag
             if peak_c > peak_a or task.active is c:
-                # The other hand is the one moving on purpose: its onset fell inside
-                # a movement of its own still going on, so only the copy was seen.
+                # The other hand is the one moving on purpose. If a movement of its
+                # own covers this onset, this is that movement's late copy, already
+                # in its event; else its onset fell inside activity of its own still
+                # going on, so only the copy was seen and the event is that hand's.
+                if self._inside_movement(c, m.onset, d):
+                    return None
                 a, c, peak_a, peak_c = c, a, peak_c, peak_a
                 start, lag = start + xlag, -xlag
         if peak_a < cfg.min_peak:
