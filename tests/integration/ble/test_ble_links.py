@@ -158,7 +158,8 @@ def test_two_wrists_60_s_at_200_hz_drifting_clocks_no_loss(rig: Rig) -> None:
         # ms on an idle machine, up to +-4 ms with other suites busy on both cores
         assert spread < 0.006
         # the drift estimate is printed, not asserted: with this latency floor it has
-        # been off by 5-65 ppm over 60 s while the residual above stayed within 0.5 ms
+        # been off by 5-65 ppm over 60 s while the residual spread stayed within 0.5 ms
+        # (idle machine)
         assert stats.resets == 0
     assert all(s.state is not LinkState.BACKOFF for s in run.statuses)
 
