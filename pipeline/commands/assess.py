@@ -20,6 +20,7 @@ from pipeline.assessment.results import load_assessment, save_plan, save_timelin
 from pipeline.assessment.text import format_assessment
 from pipeline.assessment.timeline import nominal_schedule, scripted, session_length
 from pipeline.commands import speed
+from pipeline.commands.delivery import continuous_delivery
 from pipeline.commands.sources import open_source
 from pipeline.engine import Engine
 from pipeline.events import Event, Kind, MovementEvent
@@ -129,6 +130,7 @@ def assess(args: argparse.Namespace) -> int:
                     on_event=view.event,
                     on_block=on_block,
                     stop=stop,
+                    background=continuous_delivery(settings),
                 )
 
         run_until_signalled(main)

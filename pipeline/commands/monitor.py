@@ -10,6 +10,7 @@ import time
 from typing import TextIO
 
 from pipeline.commands import UsageError, speed
+from pipeline.commands.delivery import continuous_delivery
 from pipeline.commands.sources import Opened, open_source
 from pipeline.engine import Engine
 from pipeline.events import Event, MovementEvent
@@ -87,6 +88,7 @@ def monitor(args: argparse.Namespace) -> int:
                 on_event=on_event,
                 on_block=on_block,
                 stop=stop,
+                background=continuous_delivery(settings),
             )
 
         result = run_until_signalled(main)

@@ -311,3 +311,41 @@ def test_a_hung_server_times_out_and_the_retry_delivers_once(
         assert spool.delivery_status().pending[Stream.SAMPLES] == 0
         w.close()
     assert len(vm.points("imu_gx", info.id)) == 300
+
+
+@pytest.mark.parametrize(
+    "verb",
+    [
+        ["assess", "--protocol", "woods-teuber", "--subject", "S07", "--yes"],
+        ["monitor", "--subject", "P03", "--duration", "900"],
+    ],
+)
+def test_assess_and_monitor_deliver_while_they_run(
+    vm: VictoriaMetrics, tmp_path: Path, verb: list[str]
+) -> None:
+    env = python_env(
+        {
+            "MIRRORWATCH_DATA_DIR": str(tmp_path / "data"),
+            "MIRRORWATCH_INFLUX_URL": vm.url,
+            "MIRRORWATCH_INFLUX_ORG": "mirrorwatch",
+            "MIRRORWATCH_INFLUX_BUCKET": "mirrorwatch",
+            "MIRRORWATCH_INFLUX_TOKEN": "any-token",
+            "PYTHONPATH": str(REPO_ROOT),
+        }
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *verb, "--source", "simulated", "--speed", "max"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    with Spool.in_dir(tmp_path / "data") as spool:
+        info = spool.session("latest")
+        events = spool.events(info.id)
+        assert spool.delivery_status().total_pending == 0  # delivered before exit
+    assert events
+    assert len(vm.points("movement_mirror_ratio", info.id)) == len(events)
