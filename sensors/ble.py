@@ -70,7 +70,7 @@ class BleSource:
         self.config = config
         self.addresses = {Side.L: config.left, Side.R: config.right}
         self._devices = dict(devices or {})
-        self._on_status = on_status
+        self._listeners: list[Callable[[LinkStatus], None]] = [on_status] if on_status else []
         self._clock = clock
         self.origin = 0.0  # host clock at session time 0
         self.status: dict[Side, LinkStatus] = {}
@@ -114,10 +114,14 @@ class BleSource:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
+    def listen(self, callback: Callable[[LinkStatus], None]) -> None:
+        """Also call `callback` on every link change (the session stores them)."""
+        self._listeners.append(callback)
+
     def _status(self, status: LinkStatus) -> None:
         self.status[status.side] = status
-        if self._on_status is not None:
-            self._on_status(status)
+        for callback in self._listeners:
+            callback(status)
 
 
 async def _next(packets: asyncio.Queue[RawPacket], links: list[asyncio.Task[None]]) -> RawPacket:

@@ -21,7 +21,7 @@ from pipeline.assessment.text import format_assessment
 from pipeline.assessment.timeline import nominal_schedule, scripted, session_length
 from pipeline.commands import speed
 from pipeline.commands.delivery import continuous_delivery
-from pipeline.commands.sources import open_source
+from pipeline.commands.sources import open_source, store_links
 from pipeline.engine import Engine
 from pipeline.events import Event, Kind, MovementEvent
 from pipeline.report import write_report
@@ -118,6 +118,7 @@ def assess(args: argparse.Namespace) -> int:
             },
         )
         save_plan(agg, info.id, protocol.limits)
+        store_links(opened, spool, info.id)
 
         async def main(stop: asyncio.Event) -> None:
             with _keys(interactive, on_key):

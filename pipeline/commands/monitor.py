@@ -11,7 +11,7 @@ from typing import TextIO
 
 from pipeline.commands import UsageError, speed
 from pipeline.commands.delivery import continuous_delivery
-from pipeline.commands.sources import Opened, open_source
+from pipeline.commands.sources import Opened, open_source, store_links
 from pipeline.engine import Engine
 from pipeline.events import Event, MovementEvent
 from pipeline.monitoring import Monitor
@@ -57,6 +57,7 @@ def monitor(args: argparse.Namespace) -> int:
             started_at=started,
             meta={"fs": f"{opened.fs:g}", "seed": str(args.seed)},
         )
+        store_links(opened, spool, info.id)
         clock = {"t": 0.0}
 
         def save() -> None:

@@ -9,13 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.commands import UsageError
 from pipeline.settings import Settings
+from pipeline.store.spool import Spool
 from sensors.recording import ReplaySource, read_recording
 from sensors.simulated import SimulatedSource, Simulation
 from sensors.source import Source
 from sensors.types import Side
+
+if TYPE_CHECKING:  # bleak is imported only when the wrists are asked for
+    from sensors.ble_link import LinkStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +38,26 @@ class Opened:
     fs: float
     live: bool
     link: Callable[[Side], str | None] | None = None
+    listen: Callable[[Callable[[LinkStatus], None]], None] | None = None
+
+
+def store_links(opened: Opened, spool: Spool, session_id: str) -> None:
+    """Keep every link change of a live source as a `link` record of the session."""
+    if opened.listen is None:
+        return
+
+    def store(s: LinkStatus) -> None:
+        spool.add_link(
+            session_id,
+            s.side,
+            s.t,
+            battery=s.battery,
+            rssi=s.rssi,
+            lost=s.lost,
+            reconnects=s.reconnects,
+        )
+
+    opened.listen(store)
 
 
 LiveFactory = Callable[[Settings], Opened]
@@ -55,7 +80,9 @@ def _ble(settings: Settings) -> Opened:
         battery = "" if status.battery is None else f" {status.battery}%"
         return f"{status.state.value}{battery}"
 
-    return Opened(source, "ble", float(settings.ble.odr_hz), live=True, link=link)
+    label = f"ble:L={settings.ble.left},R={settings.ble.right}"
+    odr = float(settings.ble.odr_hz)
+    return Opened(source, label, odr, live=True, link=link, listen=source.listen)
 
 
 LIVE_SOURCES["ble"] = _ble

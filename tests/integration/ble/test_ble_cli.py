@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -185,8 +186,12 @@ def test_monitor_with_ble_into_the_spool(rig: Rig, tmp_path: Path) -> None:
     session = next(line.split()[1] for line in out.splitlines() if line.startswith("session "))
     with Spool.in_dir(tmp_path / "data") as spool:
         info = spool.session(session)
-        assert info.source == "ble"
+        assert info.source == f"ble:L={LEFT},R={RIGHT}"
         assert info.ended_at is not None
+        db = sqlite3.connect(spool.path)
+        sides = {r[0] for r in db.execute("SELECT side FROM link WHERE session_id = ?", (session,))}
+        db.close()
+        assert sides == {"L", "R"}  # each wrist's link changes kept as link records
         for side in Side:
             block = spool.samples(session, side)
             assert block is not None
