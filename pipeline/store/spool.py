@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import secrets
 import sqlite3
@@ -95,6 +96,7 @@ class Spool:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise SpoolError(f"cannot create the spool directory {path.parent}: {exc}") from exc
+        _create_private(path)
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a commit
             # happens exactly where the docstrings say. check_same_thread=False
@@ -119,6 +121,12 @@ class Spool:
         return cls(data_dir / SPOOL_FILENAME, max_bytes=max_bytes)
 
     def _setup(self) -> None:
+        # Checked before switching to WAL, which rewrites the file header: a file that
+        # is not a spool must be left exactly as it was.
+        if self._has_table("meta"):
+            self._schema_version()
+        elif self._db.execute("SELECT 1 FROM sqlite_master").fetchone() is not None:
+            raise SpoolError(f"{self.path} is an SQLite file but not a MirrorWatch spool")
         mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode != "wal":
             # e.g. some network file systems: without WAL, readers block the writer.
@@ -128,15 +136,13 @@ class Spool:
         self._db.execute("PRAGMA foreign_keys = ON")
         if not self._has_table("meta"):
             with self._write() as db:
+                # Re-read inside the write lock: another process may have created it.
                 tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master")]
                 if not tables:
                     schema.create(db)
                 elif "meta" not in tables:
                     raise SpoolError(f"{self.path} is an SQLite file but not a MirrorWatch spool")
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        version = int(row[0]) if row is not None and str(row[0]).isdigit() else None
-        if version is None:
-            raise SpoolError(f"{self.path} has no valid schema version: not a MirrorWatch spool")
+        version = self._schema_version()
         if version > SCHEMA_VERSION:
             raise SpoolError(
                 f"the spool {self.path} has schema version {version}, newer than this "
@@ -149,6 +155,12 @@ class Spool:
                 # Re-read inside the write lock: another process may have migrated it.
                 row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
                 schema.migrate(db, int(row[0]))
+
+    def _schema_version(self) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None or not str(row[0]).isdigit():
+            raise SpoolError(f"{self.path} has no valid schema version: not a MirrorWatch spool")
+        return int(row[0])
 
     def _has_table(self, name: str) -> bool:
         sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
@@ -430,6 +442,25 @@ class Spool:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _create_private(path: Path) -> None:
+    """Create an empty spool file readable by its owner alone, unless one exists.
+
+    The spool holds health data; SQLite gives the -wal and -shm files it creates the
+    mode of the database file, so they are private too. fchmod, because a umask could
+    take bits from os.open's mode but never add group or other bits back.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise SpoolError(f"cannot create the spool {path}: {exc.strerror or exc}") from exc
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
 
 
 def _session_info(row: Sequence[Any]) -> SessionInfo:
