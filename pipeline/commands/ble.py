@@ -88,7 +88,13 @@ def pair(args: argparse.Namespace) -> int:
     new = _replace_table(text, "ble", ble.to_mapping())
     tomllib.loads(new)  # never write a file we could not read back
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(new, encoding="utf-8")
+    # Owner-only like the spool: the file may name a token file and the subject's
+    # sensors. fchmod as well, since os.open's mode is only what the umask lets through
+    # and a stale .tmp keeps the mode it has.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        os.fchmod(f.fileno(), 0o600)
+        f.write(new)
     tmp.replace(path)
     print(f"paired left {ble.left}, right {ble.right} in {path}")
     return 0
