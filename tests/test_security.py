@@ -1,0 +1,119 @@
+"""Security (issue 7): private files, no token in any output or file, pseudonyms only."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import main
+from pipeline.store.spool import Spool
+
+TOKEN = "tok-Zq7uNIQUE-4711-never-print-me"  # distinctive, so any leak is found by grep
+
+
+@pytest.fixture(params=[0o022, 0o000], ids=["umask022", "umask000"])
+def umask(request: pytest.FixtureRequest) -> Iterator[int]:
+    """A process umask for one test, restored after it (000 would leave files world-writable)."""
+    old = os.umask(request.param)
+    yield request.param
+    os.umask(old)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_spool_and_its_wal_and_shm_are_owner_only(tmp_path: Path, umask: int) -> None:
+    path = tmp_path / "data" / "spool.sqlite"
+    with Spool(path) as spool:
+        spool.start_session(subject="p01", source="test", mode="demo", started_at=1.8e9)
+        # -wal and -shm exist while a connection is open; SQLite copies the db's mode
+        siblings = [path.with_name(path.name + s) for s in ("", "-wal", "-shm")]
+        assert all(p.is_file() for p in siblings)
+        assert {p.name: _mode(p) for p in siblings} == {p.name: 0o600 for p in siblings}
+
+
+def test_pair_writes_the_config_owner_only(
+    tmp_path: Path, umask: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "mirrorwatch.toml"
+    config.write_text("[spool]\nmax_mb = 64\n", encoding="utf-8")
+    config.chmod(0o644)  # an older file, readable by all
+    args = ["--config", str(config), "--data-dir", str(tmp_path / "data"), "pair"]
+    assert main([*args, "--left", "AA:BB:CC:DD:EE:01", "--right", "AA:BB:CC:DD:EE:02"]) == 0
+    assert "paired" in capsys.readouterr().out
+    assert _mode(config) == 0o600
+    text = config.read_text(encoding="utf-8")
+    assert "max_mb = 64" in text
+    assert "AA:BB:CC:DD:EE:02" in text
+    # no config anywhere: pair creates the per-user one
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    fresh = tmp_path / "xdg" / "mirrorwatch" / "mirrorwatch.toml"
+    args = ["--data-dir", str(tmp_path / "data"), "pair"]
+    assert main([*args, "--left", "AA:BB:CC:DD:EE:01", "--right", "AA:BB:CC:DD:EE:02"]) == 0
+    assert _mode(fresh) == 0o600
+    assert sorted(p.name for p in fresh.parent.iterdir()) == ["mirrorwatch.toml"]
+
+
+def _unused_port() -> int:
+    """A loopback port nobody listens on: bound, then released before use."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def _run(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "--data-dir", str(tmp_path / "data"), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config"), **env},
+        cwd=tmp_path,
+        timeout=100,
+        check=False,
+    )
+
+
+def test_token_never_in_output_logs_or_spool(tmp_path: Path) -> None:
+    env = {
+        "MIRRORWATCH_INFLUX_URL": f"http://127.0.0.1:{_unused_port()}",
+        "MIRRORWATCH_INFLUX_ORG": "org",
+        "MIRRORWATCH_INFLUX_BUCKET": "bucket",
+        "MIRRORWATCH_INFLUX_TOKEN": TOKEN,
+    }
+    # demo delivers while it runs (and fails: nobody listens), push retries and gives up
+    demo = _run(tmp_path, env, "-v", "demo", "--duration", "10", "--store-samples")
+    assert demo.returncode == 0, demo.stderr
+    push = _run(tmp_path, env, "-v", "push", "--timeout", "1")
+    assert push.returncode == 2
+    # the runs did log the failed delivery at length: the grep below had text to search
+    assert "DEBUG" in demo.stderr
+    assert "delivery failed" in demo.stderr + push.stderr
+    assert "pending" in push.stdout + push.stderr
+    for text in (demo.stdout, demo.stderr, push.stdout, push.stderr):
+        assert TOKEN not in text
+    files = [p for p in (tmp_path / "data").rglob("*") if p.is_file()]
+    assert any(p.name == "spool.sqlite" for p in files)
+    for p in files:
+        assert TOKEN.encode() not in p.read_bytes(), p
+
+
+def test_a_real_name_as_subject_is_refused_in_one_line(tmp_path: Path) -> None:
+    r = _run(tmp_path, {}, "demo", "--duration", "5", "--subject", "John Smith")
+    assert r.returncode == 2
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("mirrorwatch: subject must be a pseudonym")
+    assert "John" not in r.stderr + r.stdout  # the refused value is not echoed
+    spool = tmp_path / "data" / "spool.sqlite"
+    assert b"John" not in (spool.read_bytes() if spool.exists() else b"")
