@@ -108,12 +108,17 @@ def test_token_never_in_output_logs_or_spool(tmp_path: Path) -> None:
         assert TOKEN.encode() not in p.read_bytes(), p
 
 
-def test_a_real_name_as_subject_is_refused_in_one_line(tmp_path: Path) -> None:
-    r = _run(tmp_path, {}, "demo", "--duration", "5", "--subject", "John Smith")
-    assert r.returncode == 2
-    lines = r.stderr.splitlines()
-    assert len(lines) == 1
-    assert lines[0].startswith("mirrorwatch: subject must be a pseudonym")
-    assert "John" not in r.stderr + r.stdout  # the refused value is not echoed
-    spool = tmp_path / "data" / "spool.sqlite"
+def test_a_real_name_as_subject_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    assert (
+        main(["--data-dir", str(data), "demo", "--duration", "5", "--subject", "John Smith"]) == 2
+    )
+    out, err = capsys.readouterr()
+    assert out == ""
+    (line,) = err.splitlines()
+    assert line.startswith("mirrorwatch: subject must be a pseudonym")
+    assert "John" not in err  # the refused value is not echoed
+    spool = data / "spool.sqlite"
     assert b"John" not in (spool.read_bytes() if spool.exists() else b"")
