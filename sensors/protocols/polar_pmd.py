@@ -157,7 +157,8 @@ def _delta_decode(body: bytes, channels: int, bits: int) -> IntArray:
         weights = np.int64(1) << np.arange(width, dtype=np.int64)
         delta = bitv.reshape(-1, width).astype(np.int64) @ weights
         delta -= (delta >> (width - 1)) << width
-        parts.append(parts[-1][-1] + np.cumsum(delta.reshape(count, channels), axis=0))
+        if count:  # an empty block adds no sample; the SDK's parser steps over it too
+            parts.append(parts[-1][-1] + np.cumsum(delta.reshape(count, channels), axis=0))
         off += size
     return np.concatenate(parts)
 

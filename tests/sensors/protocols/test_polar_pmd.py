@@ -233,3 +233,12 @@ def test_random_bytes_never_raise(data: bytes, gyro: bool) -> None:
     asm = BlockAssembler(Side.L, PolarPmdDecoder(gyro=gyro))
     for k, packet in enumerate((ACC_COMPRESSED, data, b"\x02" + data, GYRO_COMPRESSED)):
         asm.feed(RawPacket(Side.L, float(k), packet))
+
+
+def test_empty_delta_block_adds_no_sample() -> None:
+    # ACC_COMPRESSED with a block of 0 samples before its 2-sample block: found by
+    # tests/fuzz, it used to raise IndexError instead of decoding
+    empty = ACC_COMPRESSED[:16] + bytes.fromhex("0400") + ACC_COMPRESSED[16:]
+    np.testing.assert_array_equal(parse_frame(empty).raw, ACC_COMPRESSED_MG)
+    # and at the very end of the frame as well
+    np.testing.assert_array_equal(parse_frame(ACC_COMPRESSED + b"\x04\x00").raw, ACC_COMPRESSED_MG)
