@@ -227,36 +227,23 @@ def simulation(args: argparse.Namespace) -> Simulation:
     return simulate(args.scenario, config)
 
 
-_CSV_FIELDS = [
-    "session",
-    "t_onset",
-    "t_offset",
-    "active",
-    "kind",
-    "mirror_ratio",
-    "lag_ms",
-    "coupling",
-    "grade",
-    "peak_active",
-    "peak_contra",
-    "completeness_L",
-    "completeness_R",
-    "detected_at",
-    "decided_at",
-    "task",
-]
-
-
 def _write_csv(stored: list[StoredEvent]) -> None:
-    out = csv.DictWriter(sys.stdout, fieldnames=_CSV_FIELDS, lineterminator="\n")
+    """The JSON line's fields, flat: `completeness` becomes one column per side."""
+    rows = [_flat(s) for s in stored]
+    if not rows:
+        return
+    out = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
     out.writeheader()
-    for s in stored:
-        d = s.event.to_json_dict()
-        completeness = d.pop("completeness")
-        d.pop("type")
-        d |= {"session": s.session_id}
-        d |= {"completeness_L": completeness["L"], "completeness_R": completeness["R"]}
-        out.writerow(d)
+    out.writerows(rows)
+
+
+def _flat(s: StoredEvent) -> dict[str, Any]:
+    d = s.event.to_json_dict()
+    del d["type"]
+    completeness = d.pop("completeness")
+    return {"session": s.session_id, **d} | {
+        f"completeness_{k}": v for k, v in completeness.items()
+    }
 
 
 def _print_table(stored: list[StoredEvent]) -> None:

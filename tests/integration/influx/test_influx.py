@@ -171,16 +171,7 @@ def test_server_stopped_mid_session_then_restarted(tmp_path: Path) -> None:
 def test_rows_pending_when_the_process_is_killed_arrive_on_restart(
     vm: VictoriaMetrics, tmp_path: Path
 ) -> None:
-    env = python_env(
-        {
-            "MIRRORWATCH_DATA_DIR": str(tmp_path / "data"),
-            "MIRRORWATCH_INFLUX_URL": vm.url,
-            "MIRRORWATCH_INFLUX_ORG": "mirrorwatch",
-            "MIRRORWATCH_INFLUX_BUCKET": "mirrorwatch",
-            "MIRRORWATCH_INFLUX_TOKEN": "any-token",
-            "PYTHONPATH": str(REPO_ROOT),
-        }
-    )
+    env = _cli_env(vm, tmp_path)
     cli = [sys.executable, "-m", "pipeline.cli"]
     with (tmp_path / "demo.log").open("wb") as log:
         demo = subprocess.Popen(
@@ -323,16 +314,7 @@ def test_a_hung_server_times_out_and_the_retry_delivers_once(
 def test_assess_and_monitor_deliver_while_they_run(
     vm: VictoriaMetrics, tmp_path: Path, verb: list[str]
 ) -> None:
-    env = python_env(
-        {
-            "MIRRORWATCH_DATA_DIR": str(tmp_path / "data"),
-            "MIRRORWATCH_INFLUX_URL": vm.url,
-            "MIRRORWATCH_INFLUX_ORG": "mirrorwatch",
-            "MIRRORWATCH_INFLUX_BUCKET": "mirrorwatch",
-            "MIRRORWATCH_INFLUX_TOKEN": "any-token",
-            "PYTHONPATH": str(REPO_ROOT),
-        }
-    )
+    env = _cli_env(vm, tmp_path)
     run = subprocess.run(
         [sys.executable, "-m", "pipeline.cli", *verb, "--source", "simulated", "--speed", "max"],
         env=env,
@@ -349,3 +331,17 @@ def test_assess_and_monitor_deliver_while_they_run(
         assert spool.delivery_status().total_pending == 0  # delivered before exit
     assert events
     assert len(vm.points("movement_mirror_ratio", info.id)) == len(events)
+
+
+def _cli_env(vm: VictoriaMetrics, tmp_path: Path) -> dict[str, str]:
+    """Environment of a `mirrorwatch` subprocess delivering to `vm`."""
+    return python_env(
+        {
+            "MIRRORWATCH_DATA_DIR": str(tmp_path / "data"),
+            "MIRRORWATCH_INFLUX_URL": vm.url,
+            "MIRRORWATCH_INFLUX_ORG": "mirrorwatch",
+            "MIRRORWATCH_INFLUX_BUCKET": "mirrorwatch",
+            "MIRRORWATCH_INFLUX_TOKEN": "any-token",
+            "PYTHONPATH": str(REPO_ROOT),
+        }
+    )
