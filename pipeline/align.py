@@ -4,8 +4,11 @@ Samples of each side arrive irregularly and in their own blocks. The aligner
 resamples them by linear interpolation onto the grid t_k = k / fs and emits a
 grid row once every side either covers it or has lagged the other side by
 more than `max_wait` (then that side is missing there). Spans between two
-samples longer than `max_gap` are missing, never bridged; shorter ones (a lost
-packet or two) are interpolated, and the loss is still counted in the stats.
+samples longer than the side's gap limit are missing, never bridged; shorter ones
+are interpolated, and any loss is still counted in the stats. The limit is
+`max_gap` for a side with a gyroscope, where bridging a lost packet or two is
+benign, and `max_gap_no_gyro` without one: that envelope is a derivative, and a
+bridge's kinks become steps in it.
 
 Blocks are a few samples each, so this works on Python floats: for arrays of
 four rows, numpy's per-call cost is larger than the arithmetic.
@@ -108,10 +111,10 @@ class _SideBuffer:
 class Aligner:
     """Resamples both sides onto the grid k / fs; see the module docstring."""
 
-    def __init__(self, fs: float, max_wait: float, max_gap: float) -> None:
+    def __init__(self, fs: float, max_wait: float, max_gap: float, max_gap_no_gyro: float) -> None:
         self._fs = fs
         self._max_wait = max_wait
-        self._max_gap = max_gap
+        self._gap = {True: max_gap, False: max_gap_no_gyro}
         self._buffers: dict[Side, _SideBuffer] = {}
         self._next: int | None = None
         self.stats = AlignStats()
@@ -151,7 +154,10 @@ class Aligner:
                 k_end = min(k_end, max(covered, timed_out))
         if k_end < self._next:
             return None
-        rows = {s: b.sample(self._next, k_end, fs, self._max_gap) for s, b in self._buffers.items()}
+        rows = {
+            s: b.sample(self._next, k_end, fs, self._gap[bool(b.has_gyro)])
+            for s, b in self._buffers.items()
+        }
         chunk = AlignedChunk(
             start=self._next,
             n=k_end + 1 - self._next,

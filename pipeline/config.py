@@ -21,6 +21,7 @@ class EngineConfig:
     fs: float = 100.0  # Hz, grid both wrists are resampled onto
     max_wait: float = 1.0  # s a side may lag the other before its samples count as missing
     max_gap: float = 0.1  # s between two samples beyond which the span is missing, not bridged
+    max_gap_no_gyro: float = 0.04  # s, the same for an accelerometer-only side
     gyro_lowpass: float = 12.0  # Hz, angular rate is smoothed to this band
     acc_lowpass: float = 5.0  # Hz, acceleration before its derivative (noise grows with f)
     still_gyro: float = 0.03  # rad/s, rms angular rate under which a wrist can be still
@@ -51,7 +52,16 @@ class EngineConfig:
     # mirror_ratio from which grade 2, 3, 4 start (grade 1 below the first)
 
     def __post_init__(self) -> None:
-        _positive(self, "fs", "max_wait", "max_gap", "baseline_epoch", "min_on", "min_off")
+        _positive(
+            self,
+            "fs",
+            "max_wait",
+            "max_gap",
+            "max_gap_no_gyro",
+            "baseline_epoch",
+            "min_on",
+            "min_off",
+        )
         _positive(self, "k_on", "k_off", "k_mirror", "max_duration", "lag_window", "max_active")
         for name in ("gyro_lowpass", "acc_lowpass"):
             if not 0 < getattr(self, name) < self.fs / 2:

@@ -34,7 +34,7 @@ class Engine:
     def __init__(self, cfg: EngineConfig | None = None) -> None:
         self.cfg = cfg or EngineConfig()
         c = self.cfg
-        self._aligner = Aligner(c.fs, c.max_wait, c.max_gap)
+        self._aligner = Aligner(c.fs, c.max_wait, c.max_gap, c.max_gap_no_gyro)
         self._envelopes: dict[Side, ActivityEnvelope] = {}
         look_back = c.pre + c.max_duration + c.lag_window + c.max_backdate + 2 * _STEP_S + 1.0
         self._histories = {s: History(c.samples(look_back)) for s in Side}

@@ -33,7 +33,7 @@ def test_irregular_samples_are_interpolated_linearly() -> None:
     tl = np.cumsum(rng.uniform(0.006, 0.014, 200))
     tr = np.cumsum(rng.uniform(0.006, 0.014, 200))
     # whole sides fed one after the other: an offline aligner waits for both
-    al = Aligner(fs=100.0, max_wait=math.inf, max_gap=0.05)
+    al = Aligner(fs=100.0, max_wait=math.inf, max_gap=0.05, max_gap_no_gyro=0.05)
     t, rows = _collect([al.process(_block(Side.L, tl)), al.process(_block(Side.R, tr)), al.flush()])
     tg = np.array(t)
     np.testing.assert_allclose(np.diff(tg), 0.01)
@@ -49,7 +49,7 @@ def test_irregular_samples_are_interpolated_linearly() -> None:
 def test_long_gaps_are_missing_short_losses_bridged() -> None:
     t = np.arange(0, 300) / 100.0
     keep = (t < 1.0) | (t >= 1.5)
-    al = Aligner(fs=100.0, max_wait=math.inf, max_gap=0.05)
+    al = Aligner(fs=100.0, max_wait=math.inf, max_gap=0.05, max_gap_no_gyro=0.05)
     chunks = [
         al.process(_block(Side.L, t[keep])),
         al.process(_block(Side.R, t[:200])),
@@ -67,7 +67,7 @@ def test_long_gaps_are_missing_short_losses_bridged() -> None:
 
 
 def test_silent_side_becomes_missing_after_max_wait() -> None:
-    al = Aligner(fs=100.0, max_wait=0.5, max_gap=0.05)
+    al = Aligner(fs=100.0, max_wait=0.5, max_gap=0.05, max_gap_no_gyro=0.05)
     chunk = al.process(_block(Side.L, np.arange(0, 200) / 100.0))
     assert chunk is not None
     assert (chunk.start + chunk.n - 1) / 100.0 < 2.0 - 0.5 + 1e-9  # waits max_wait
@@ -76,7 +76,7 @@ def test_silent_side_becomes_missing_after_max_wait() -> None:
 
 
 def test_late_samples_are_counted_and_dropped() -> None:
-    al = Aligner(fs=100.0, max_wait=1.0, max_gap=0.05)
+    al = Aligner(fs=100.0, max_wait=1.0, max_gap=0.05, max_gap_no_gyro=0.05)
     t = np.arange(0, 100) / 100.0
     al.process(_block(Side.L, t))
     al.process(_block(Side.R, t))
@@ -87,13 +87,28 @@ def test_late_samples_are_counted_and_dropped() -> None:
 def test_any_split_gives_the_same_grid() -> None:
     rng = np.random.default_rng(5)
     t = np.cumsum(rng.uniform(0.008, 0.012, 600))
-    whole = Aligner(100.0, math.inf, 0.05)
+    whole = Aligner(100.0, math.inf, 0.05, 0.05)
     first = whole.process(_block(Side.L, t))
     w = _collect([first, whole.process(_block(Side.R, t)), whole.flush()])
-    al = Aligner(100.0, 1.0, 0.05)
+    al = Aligner(100.0, 1.0, 0.05, 0.05)
     chunks = []
     for a in range(0, 600, 7):
         chunks.append(al.process(_block(Side.L, t[a : a + 7])))
         chunks.append(al.process(_block(Side.R, t[a : a + 7])))
     chunks.append(al.flush())
     assert _collect(chunks) == w
+
+
+def test_a_lost_packet_is_bridged_with_a_gyro_but_not_without() -> None:
+    t = np.arange(0, 100) / 100.0
+    keep = (t < 0.5) | (t >= 0.54)  # one 4-sample packet lost: a 50 ms span
+    acc = np.ones((int(keep.sum()), 3))
+    al = Aligner(fs=100.0, max_wait=math.inf, max_gap=0.1, max_gap_no_gyro=0.04)
+    chunks = [
+        al.process(_block(Side.L, t[keep])),  # with a gyro
+        al.process(ImuBlock(side=Side.R, t=t[keep], acc=acc, gyr=None, lost=4)),
+        al.flush(),
+    ]
+    _, rows = _collect(chunks)
+    assert all(r is not None for r in rows[Side.L])
+    assert sum(r is None for r in rows[Side.R]) == 4
