@@ -19,7 +19,7 @@ from sensors.types import RawPacket, Side
 
 FUZZ = settings(
     derandomize=True,
-    max_examples=300,
+    max_examples=200,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
