@@ -132,6 +132,13 @@ class MirrorStage:
                     return True
         return False
 
+    def _starts_within(self, side: Side, lo: int, d: int) -> bool:
+        """Whether a movement of `side` known by row `d` began in rows [lo, d]."""
+        return any(
+            mv.side is side and mv.detected <= d and lo <= mv.onset <= d
+            for mv in [*self._pending, *(r.movement for r in self._recent)]
+        )
+
     def _partner(self, m: Movement, d: int) -> Movement | None:
         """The closest other-side onset within lag_window of `m`, known by row `d`."""
         near = [
@@ -187,8 +194,11 @@ class MirrorStage:
                 # going on, so only the copy was seen and the event is that hand's.
                 if self._inside_movement(c, m.onset, d):
                     return None
-                a, c, peak_a, peak_c = c, a, peak_c, peak_a
-                start, lag = start + xlag, -xlag
+                # A movement of its own starting later in the window gets its own
+                # event: then this onset stays this hand's (a twitch, mostly).
+                if not self._starts_within(c, a0, d):
+                    a, c, peak_a, peak_c = c, a, peak_c, peak_a
+                    start, lag = start + xlag, -xlag
         if peak_a < cfg.min_peak:
             return None  # a twitch or jitter at rest, not a voluntary movement
         significant = lag is not None
