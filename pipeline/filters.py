@@ -11,7 +11,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import signal
 
 from pipeline.align import Row
 from pipeline.config import EngineConfig
@@ -38,6 +37,8 @@ class Biquad3:
         sos = np.atleast_2d(np.asarray(sos, dtype=float))
         if sos.shape != (1, 6) or sos[0, 3] != 1.0:
             raise ValueError("expected one second-order section with a0 == 1")
+        from scipy import signal  # ~1.5 s to import: only when a filter is designed
+
         b0, b1, b2, _, a1, a2 = sos[0].tolist()
         self._coef = (b0, b1, b2, a1, a2)
         self._unit = signal.sosfilt_zi(sos)[0].tolist()  # steady state for an input of 1
@@ -94,6 +95,8 @@ class ActivityEnvelope:
     """
 
     def __init__(self, cfg: EngineConfig, has_gyro: bool) -> None:
+        from scipy import signal  # ~1.5 s to import: only when an envelope is built
+
         # Without a gyro, 4th order: the derivative lifts physiological tremor (8-12 Hz)
         # by its frequency, and a 2nd-order roll-off let it set the rest floor.
         cutoff = cfg.gyro_lowpass if has_gyro else cfg.acc_lowpass

@@ -23,8 +23,9 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal
 
+# scipy.signal takes ~1.5 s to import, so functions that filter import it
+# themselves: commands that never simulate start without it.
 from sensors.scenarios import (
     SCENARIOS,
     Interval,
@@ -289,6 +290,8 @@ class _Wrist:
         vert[a:b] += self.coupling * env * (shock + bounce)
 
     def _add_tremor(self, k: int, omega: FloatArray, lin: FloatArray) -> None:
+        from scipy import signal  # see the module's import note
+
         if self.tremor_sos.size == 0:
             return
         noise = self._rng(k, _TREMOR_S).normal(0.0, 1.0, omega.shape)
@@ -302,6 +305,8 @@ class _Wrist:
 
     def _add_vibration(self, k: int, t: FloatArray, omega: FloatArray, vert: FloatArray) -> None:
         """Body-borne vibration: drawn from a stream both wrists share, so it is common."""
+        from scipy import signal  # see the module's import note
+
         env = np.zeros((len(t), 2))
         for v in self.vibrations:
             if v.start < t[-1] and v.end > t[0]:
@@ -376,6 +381,8 @@ def _ou(
     out: FloatArray,
 ) -> FloatArray:
     """Add an Ornstein-Uhlenbeck process (std, correlation time s) to `out`; its last value."""
+    from scipy import signal  # see the module's import note
+
     std, tau = spec
     rho = math.exp(-1.0 / (fs * tau))
     noise = rng.normal(0.0, std * math.sqrt(1 - rho * rho), out.shape)
@@ -390,6 +397,8 @@ def _steps(w: Walk) -> int:
 
 def _bandpass(lo: float, hi: float, fs: float) -> FloatArray:
     """Second-order Butterworth band-pass (Hz) as SOS; empty when fs cannot carry it."""
+    from scipy import signal  # see the module's import note
+
     if hi >= 0.45 * fs or lo >= hi:
         return np.zeros((0, 6))
     return np.asarray(signal.butter(2, [lo, hi], btype="bandpass", fs=fs, output="sos"))
@@ -397,6 +406,8 @@ def _bandpass(lo: float, hi: float, fs: float) -> FloatArray:
 
 def _rms_gain(sos: FloatArray) -> float:
     """RMS of the filter's output for unit white noise (1 for an empty filter)."""
+    from scipy import signal  # see the module's import note
+
     if sos.size == 0:
         return 1.0
     impulse = np.zeros(4096)

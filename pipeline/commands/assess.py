@@ -24,7 +24,6 @@ from pipeline.commands.delivery import continuous_delivery
 from pipeline.commands.sources import open_source, store_links
 from pipeline.engine import Engine
 from pipeline.events import Event, Kind, MovementEvent
-from pipeline.report import write_report
 from pipeline.session import run_session, run_until_signalled
 from pipeline.settings import Settings
 from pipeline.store.aggregates import Aggregates
@@ -140,6 +139,8 @@ def assess(args: argparse.Namespace) -> int:
         save_timeline(agg, info.id, guide.windows)
         result = load_assessment(spool, agg, spool.session(info.id))
         out = args.out or settings.data_dir / "reports" / f"{info.id}.html"
+        from pipeline.report import write_report  # matplotlib: ~1 s, only to draw
+
         write_report(spool, agg, result.info, out)
     print(format_assessment(result))
     print()

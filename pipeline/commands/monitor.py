@@ -15,7 +15,6 @@ from pipeline.commands.sources import Opened, open_source, store_links
 from pipeline.engine import Engine
 from pipeline.events import Event, MovementEvent
 from pipeline.monitoring import Monitor
-from pipeline.report import write_report
 from pipeline.session import SessionResult, run_session, run_until_signalled
 from pipeline.settings import Settings
 from pipeline.store.aggregates import Aggregates
@@ -97,6 +96,8 @@ def monitor(args: argparse.Namespace) -> int:
         agg.add_warnings(info.id, mon.warnings())
         status.close(clock["t"], mon)
         out = settings.data_dir / "reports" / f"{info.id}.html"
+        from pipeline.report import write_report  # matplotlib: ~1 s, only to draw
+
         write_report(spool, agg, spool.session(info.id), out)
         hours = agg.hours(info.id)
     for side in Side:

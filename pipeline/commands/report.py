@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pipeline.report import write_report
 from pipeline.settings import Settings
 from pipeline.store.aggregates import Aggregates
 from pipeline.store.spool import Spool
@@ -24,6 +23,8 @@ def report(args: argparse.Namespace) -> int:
     with Spool.in_dir(settings.data_dir) as spool:
         info = spool.session(args.session)
         out = args.out or settings.data_dir / "reports" / f"{info.id}.html"
+        from pipeline.report import write_report  # matplotlib: ~1 s, only to draw
+
         write_report(spool, Aggregates(spool), info, out)
     print(out)
     return 0
