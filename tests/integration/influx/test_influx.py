@@ -113,21 +113,20 @@ def test_a_resent_batch_overwrites_itself(vm: VictoriaMetrics, tmp_path: Path) -
     assert after == before
 
 
-@pytest.mark.timeout(300)
 def test_server_stopped_mid_session_then_restarted(tmp_path: Path) -> None:
-    """The real session and its delivery hook; the server is away for a minute."""
+    """The real session and its delivery hook; the server is away for a few seconds."""
     vm = VictoriaMetrics(tmp_path / "vm")
     vm.start()
     try:
         influx = dataclasses.replace(v2(vm.url), batch_size=500)
         settings = Settings(tmp_path / "data", EngineConfig(), None, influx=influx)
-        # 150 s at 2x: the session outlives the minute's outage
+        # 150 s at 15x: the session outlives the outage even on a busy machine
         sim = simulate("firearm-drill", SimConfig(duration=150.0, seed=3))
         seen: list[tuple[int, str | None]] = []
 
         async def main(spool: Spool, session_id: str) -> None:
             job = run_session(
-                SimulatedSource(sim, 2.0),
+                SimulatedSource(sim, 15.0),
                 Engine(dataclasses.replace(settings.engine, fs=sim.config.fs)),
                 spool,
                 session_id,
@@ -137,7 +136,7 @@ def test_server_stopped_mid_session_then_restarted(tmp_path: Path) -> None:
             task = asyncio.create_task(job)
             await asyncio.sleep(1.0)
             await asyncio.to_thread(vm.stop)
-            await asyncio.sleep(60.0)
+            await asyncio.sleep(2.5)
             with Spool.in_dir(settings.data_dir) as reader:
                 status = reader.delivery_status()
                 seen.append((status.total_pending, status.last_error))
@@ -176,7 +175,8 @@ def test_rows_pending_when_the_process_is_killed_arrive_on_restart(
     cli = [sys.executable, "-m", "pipeline.cli"]
     with (tmp_path / "demo.log").open("wb") as log:
         demo = subprocess.Popen(
-            [*cli, "demo", "--duration", "300", "--speed", "20", "--store-samples"],
+            # as fast as it goes: samples outrun delivery, so rows are pending at the kill
+            [*cli, "demo", "--duration", "1200", "--speed", "max", "--store-samples"],
             env=env,
             cwd=tmp_path,
             stdout=log,
