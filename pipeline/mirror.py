@@ -103,11 +103,21 @@ class MirrorStage:
             self._tasks.pop(0)  # a later task has begun long before anything still open
         return out
 
-    def _end_row(self, m: Movement, d: int) -> int | None:
-        """Offset row if it was known by row `d` and within max_duration, else None."""
+    def _offset_by(self, m: Movement, d: int) -> int | None:
+        """Offset row if the detector had found it by row `d` (min_off after it)."""
         if m.offset is None or m.offset + self._min_off - 1 > d:
             return None
-        return m.offset if m.offset <= m.onset + self._max_dur else None
+        return m.offset
+
+    def _end_row(self, m: Movement, d: int) -> int | None:
+        """Offset row if it was known by row `d` and within max_duration, else None."""
+        end = self._offset_by(m, d)
+        return end if end is not None and end <= m.onset + self._max_dur else None
+
+    def _known(self, side: Side, d: int) -> list[Movement]:
+        """Movements of `side`, open or recently decided, detected by row `d`."""
+        every = [*self._pending, *(r.movement for r in self._recent)]
+        return [mv for mv in every if mv.side is side and mv.detected <= d]
 
     def _decision_row(self, m: Movement) -> int:
         capped = m.onset + self._max_dur + self._post
@@ -125,19 +135,15 @@ class MirrorStage:
 
     def _inside_movement(self, side: Side, row: int, d: int) -> bool:
         """Whether a movement of `side` known by row `d` was going on at `row`."""
-        for mv in [*self._pending, *(r.movement for r in self._recent)]:
-            if mv.side is side and mv.detected <= d and mv.onset <= row:
-                known = mv.offset is not None and mv.offset + self._min_off - 1 <= d
-                if not known or row <= (mv.offset or 0):
-                    return True
+        for mv in self._known(side, d):
+            end = self._offset_by(mv, d)  # None: still going on at row d
+            if mv.onset <= row and (end is None or row <= end):
+                return True
         return False
 
     def _starts_within(self, side: Side, lo: int, d: int) -> bool:
         """Whether a movement of `side` known by row `d` began in rows [lo, d]."""
-        return any(
-            mv.side is side and mv.detected <= d and lo <= mv.onset <= d
-            for mv in [*self._pending, *(r.movement for r in self._recent)]
-        )
+        return any(lo <= mv.onset <= d for mv in self._known(side, d))
 
     def _partner(self, m: Movement, d: int) -> Movement | None:
         """The closest other-side onset within lag_window of `m`, known by row `d`."""
