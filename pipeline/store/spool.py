@@ -27,14 +27,11 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import repeat
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from pipeline.events import MovementEvent
-from pipeline.store import outbox, schema
+from pipeline.store import outbox, samples, schema
 from pipeline.store.outbox import DeliveryStatus, Outgoing, Stream
 from pipeline.store.schema import SCHEMA_VERSION
 from sensors.types import ImuBlock, Side
@@ -313,46 +310,19 @@ class Spool:
         present or absent alike), so `samples()` can always rebuild a valid block.
         `seq` and `lost` are not stored: losses are reported with the link statistics.
         """
-        rows = 0
         with self._write() as db:
             self._require_session(session_id)
-            last: dict[str, tuple[float, bool] | None] = {}
-            for block in blocks:
-                n = len(block)
-                if n == 0:
-                    continue
-                side = block.side.value
-                if side not in last:
-                    row = db.execute(
-                        "SELECT t, gx IS NOT NULL FROM samples WHERE session_id = ? AND side = ?"
-                        " ORDER BY id DESC LIMIT 1",
-                        (session_id, side),
-                    ).fetchone()
-                    last[side] = None if row is None else (float(row[0]), bool(row[1]))
-                db.executemany(
-                    "INSERT INTO samples (session_id, side, t, ax, ay, az, gx, gy, gz)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    _sample_rows(session_id, block, last[side]),
-                )
-                last[side] = (float(block.t[-1]), block.has_gyro)
-                rows += n
+            try:
+                rows = samples.insert(db, session_id, blocks)
+            except samples.SampleError as exc:
+                raise SpoolError(str(exc)) from None
         self._bound()
         return rows
 
     def samples(self, session_id: str, side: Side) -> ImuBlock | None:
         """All stored samples of one side as one block, None if there are none."""
         self._require_session(session_id)
-        rows = self._db.execute(
-            "SELECT t, ax, ay, az, gx, gy, gz FROM samples"
-            " WHERE session_id = ? AND side = ? ORDER BY id",
-            (session_id, side.value),
-        ).fetchall()
-        if not rows:
-            return None
-        # NULL gyro cells become NaN; add_samples keeps a side all-NULL or none.
-        a = np.array(rows, dtype=np.float64)
-        gyr = None if math.isnan(a[0, 4]) else a[:, 4:].copy()
-        return ImuBlock(side=side, t=a[:, 0].copy(), acc=a[:, 1:4].copy(), gyr=gyr)
+        return samples.read(self._db, session_id, side)
 
     # -- link statistics ---------------------------------------------------------
 
@@ -475,27 +445,3 @@ def _session_info(row: Sequence[Any]) -> SessionInfo:
         meta=json.loads(meta),
         events=n_events,
     )
-
-
-def _sample_rows(
-    session_id: str, block: ImuBlock, last: tuple[float, bool] | None
-) -> Iterator[tuple[Any, ...]]:
-    """Rows of one block, after checking it continues the side's stored samples."""
-    side = block.side.value
-    values = block.acc if block.gyr is None else np.hstack([block.acc, block.gyr])
-    if not bool(np.isfinite(block.t).all() and np.isfinite(values).all()):
-        # SQLite would store NaN as NULL and lose the difference silently.
-        raise SpoolError(f"non-finite sample values in a {side} block, not stored")
-    t = block.t.tolist()
-    if last is not None and t[0] <= last[0]:
-        raise SpoolError(
-            f"{side} samples must continue after t={last[0]} s, block starts at {t[0]} s"
-        )
-    if last is not None and last[1] != block.has_gyro:
-        raise SpoolError(f"{side} blocks of one session must all have gyro or none")
-    ax, ay, az = block.acc.T.tolist()
-    if block.gyr is None:
-        gx = gy = gz = list(repeat(None, len(t)))
-    else:
-        gx, gy, gz = block.gyr.T.tolist()
-    return zip(repeat(session_id), repeat(side), t, ax, ay, az, gx, gy, gz, strict=False)
