@@ -1,7 +1,11 @@
-"""Asyncio orchestration: a source, the engine and the spool, joined by bounded queues.
+"""Asyncio orchestration: a source, the engine and the spool.
 
-One task reads the source, one feeds the engine, one stores. Queues are bounded
-so a slow store slows the source down instead of growing memory. Stopping (a
+One task reads the source, one feeds the engine, one stores. The store task
+commits in a worker thread, so a slow disk never holds up the event loop (and
+the BLE notifications it serves): what the engine decides goes into a
+`WriteQueue` without waiting, events are committed at once, raw samples every
+`COMMIT_INTERVAL_S` with the session's progress, and if the store falls behind
+the oldest raw samples are dropped and counted, never events. Stopping (a
 signal, or the source ending) drains in order: the source stops, the engine is
 flushed, every decided event is committed, then the session is closed.
 
@@ -13,21 +17,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
 from pipeline.engine import Engine, EngineStats
 from pipeline.events import Event, MovementEvent
 from pipeline.store.spool import SessionInfo, Spool
+from pipeline.store.write_queue import Taken, WriteQueue
 from sensors.source import Source
-from sensors.types import ImuBlock
+from sensors.types import ImuBlock, Side
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
-_SAMPLE_BATCH = 64  # blocks per sample transaction: one commit per ~1 s of two wrists
+COMMIT_INTERVAL_S = 0.25
+"""Raw samples and progress are committed this often (wall s): a killed process
+loses at most about this much, and the disk sees a few syncs per second."""
+_DROP_WARNING_S = 60.0  # at most one warning a minute about dropped samples
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +50,7 @@ class SessionResult:
     stats: EngineStats
     covered: float  # s of session time the source delivered
     stopped: bool  # ended by a stop request rather than by the source
+    dropped_samples: int  # raw samples not stored: the store fell behind
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,17 +73,28 @@ async def run_session(
     stop: asyncio.Event | None = None,
     queue_size: int = 256,
     background: Callable[[asyncio.Event], Awaitable[None]] | None = None,
+    writes: WriteQueue | None = None,
+    wait_for_store: bool = False,
 ) -> SessionResult:
     """Run `source` through `engine` into `spool` until it ends or `stop` is set.
 
     `background(stored)` runs alongside; `stored` is set once the last event and
-    sample are committed, and the session waits for the job to return.
+    sample are committed, and the session waits for the job to return. `writes`,
+    if given, is the queue the caller also puts its own writes on (link records,
+    aggregates) so they are committed in order by the same writer; the spool
+    must not be written directly while the session runs. `wait_for_store` is for
+    sources that can wait (a file or a simulation at full speed): the engine then
+    waits for the store instead of letting it drop raw samples.
     """
     stop = stop or asyncio.Event()
+    queue = writes or WriteQueue(session_id)
     blocks: asyncio.Queue[ImuBlock | _Done] = asyncio.Queue(queue_size)
-    outputs: asyncio.Queue[list[Event] | ImuBlock | _Done] = asyncio.Queue(queue_size)
     covered = 0.0
+    fed = 0.0  # session time of the newest block the engine has seen
     stopped = False
+    computed = asyncio.Event()
+    room = asyncio.Event()  # set whenever the writer has taken what was waiting
+    stored: list[MovementEvent] = []
 
     async def read() -> None:
         nonlocal covered, stopped
@@ -90,39 +113,55 @@ async def run_session(
                 await iterator.aclose()  # type: ignore[attr-defined]
             await blocks.put(_DONE)
 
+    def decided(events: list[Event]) -> None:
+        movements = [e for e in events if isinstance(e, MovementEvent)]
+        queue.events(movements)
+        stored.extend(movements)
+        if on_event is not None:
+            for e in events:
+                on_event(e)
+
     async def compute() -> None:
-        while not isinstance(block := await blocks.get(), _Done):
-            if on_block is not None:
-                on_block(block)
-            if store_samples:
-                await outputs.put(block)
-            events = engine.feed(block)
-            if events:
-                await outputs.put(events)
-        await outputs.put(engine.flush())
-        await outputs.put(_DONE)
-
-    stored: list[MovementEvent] = []
-
-    async def store() -> None:
-        pending: list[ImuBlock] = []
-        while not isinstance(item := await outputs.get(), _Done):
-            if isinstance(item, ImuBlock):
-                pending.append(item)
-                if len(pending) >= _SAMPLE_BATCH:
-                    spool.add_samples(session_id, pending)
-                    pending.clear()
-                continue
-            movements = [e for e in item if isinstance(e, MovementEvent)]
-            if movements:
-                spool.add_events(session_id, movements)
-                stored.extend(movements)
-            if on_event is not None:
-                for e in item:
-                    on_event(e)
-        spool.add_samples(session_id, pending)
+        nonlocal fed
+        try:
+            while not isinstance(block := await blocks.get(), _Done):
+                if on_block is not None:
+                    on_block(block)
+                if store_samples:
+                    while wait_for_store and queue.waiting_samples + len(block) > queue.max_samples:
+                        room.clear()
+                        await room.wait()
+                    queue.samples(block)
+                if len(block):
+                    fed = max(fed, float(block.t[-1]))
+                decided(engine.feed(block))
+            decided(engine.flush())
+        finally:
+            computed.set()
 
     stored_all = asyncio.Event()
+
+    async def store() -> None:
+        wake = asyncio.Event()
+        queue.on_put = wake.set
+        loop = asyncio.get_running_loop()
+        warned = (-_DROP_WARNING_S, 0)
+        with ThreadPoolExecutor(1, thread_name_prefix="spool-writer") as executor:
+            while True:
+                finished = computed.is_set()  # before take(): nothing put after is missed
+                taken, progress = queue.take(), fed
+                room.set()
+                lost = sum(queue.dropped.values())
+                await loop.run_in_executor(
+                    executor, _commit, spool, session_id, taken, progress, lost
+                )
+                if finished:
+                    break
+                warned = _warn_dropped(queue, warned)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), COMMIT_INTERVAL_S)
+                wake.clear()
+        queue.on_put = None
 
     async def store_then_signal() -> None:
         try:
@@ -134,14 +173,44 @@ async def run_session(
     if background is not None:
         jobs.append(background(stored_all))
     await asyncio.gather(*jobs)
-    spool.end_session(session_id, time.time())
+    dropped = sum(queue.dropped.values())
+    if dropped:
+        log.warning("the store fell behind: %d raw samples were not stored", dropped)
+    spool.end_session(session_id, time.time(), "stopped" if stopped else "source ended")
     return SessionResult(
         info=spool.session(session_id),
         events=stored,
         stats=engine.stats,
         covered=covered,
         stopped=stopped,
+        dropped_samples=dropped,
     )
+
+
+def _commit(spool: Spool, session_id: str, taken: Taken, progress: float, lost: int) -> None:
+    """One round of the writer (in its thread): writes, then samples, then progress."""
+    for write in taken.writes:
+        write(spool)
+    if taken.blocks:
+        spool.add_samples(session_id, taken.blocks)
+    spool.note_progress(session_id, progress, lost)
+
+
+def _warn_dropped(queue: WriteQueue, warned: tuple[float, int]) -> tuple[float, int]:
+    """Log newly dropped samples, at most once a minute; returns (when, how many) last told."""
+    now = time.monotonic()
+    dropped = queue.dropped
+    total = sum(dropped.values())
+    if total > warned[1] and now - warned[0] >= _DROP_WARNING_S:
+        log.warning(
+            "the store is slower than the sensors: %d raw samples dropped so far "
+            "(L %d, R %d), oldest first; events are kept",
+            total,
+            dropped[Side.L],
+            dropped[Side.R],
+        )
+        return now, total
+    return warned
 
 
 def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[T]]) -> T:

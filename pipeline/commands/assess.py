@@ -28,6 +28,7 @@ from pipeline.session import run_session, run_until_signalled
 from pipeline.settings import Settings
 from pipeline.store.aggregates import Aggregates
 from pipeline.store.spool import Spool
+from pipeline.store.write_queue import WriteQueue
 from sensors.scenarios import plan_protocol
 from sensors.simulated import SimConfig, Simulation
 from sensors.types import ImuBlock, Side
@@ -117,7 +118,8 @@ def assess(args: argparse.Namespace) -> int:
             },
         )
         save_plan(agg, info.id, protocol.limits)
-        store_links(opened, spool, info.id)
+        writes = WriteQueue(info.id)
+        store_links(opened, writes)
 
         async def main(stop: asyncio.Event) -> None:
             with _keys(interactive, on_key):
@@ -131,6 +133,8 @@ def assess(args: argparse.Namespace) -> int:
                     on_block=on_block,
                     stop=stop,
                     background=continuous_delivery(settings),
+                    writes=writes,
+                    wait_for_store=args.speed is None and not opened.live,
                 )
 
         run_until_signalled(main)

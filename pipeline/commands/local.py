@@ -95,6 +95,7 @@ def demo(args: argparse.Namespace) -> int:
                 on_block=progress.block,
                 stop=stop,
                 background=continuous_delivery(settings),
+                wait_for_store=args.speed is None,
             )
         )
     progress.close()

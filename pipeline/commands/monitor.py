@@ -19,6 +19,7 @@ from pipeline.session import SessionResult, run_session, run_until_signalled
 from pipeline.settings import Settings
 from pipeline.store.aggregates import Aggregates
 from pipeline.store.spool import Spool
+from pipeline.store.write_queue import WriteQueue
 from sensors.simulated import SimConfig, Simulation, simulate
 from sensors.types import ImuBlock, Side
 
@@ -56,16 +57,18 @@ def monitor(args: argparse.Namespace) -> int:
             started_at=started,
             meta={"fs": f"{opened.fs:g}", "seed": str(args.seed)},
         )
-        store_links(opened, spool, info.id)
+        writes = WriteQueue(info.id)
+        store_links(opened, writes)
         clock = {"t": 0.0}
 
         def save() -> None:
             rows = mon.ready(clock["t"])
             if rows:
-                agg.put_hours(info.id, rows)
+                writes.write(lambda _: agg.put_hours(info.id, rows))
             for w in (warnings := mon.warnings()):
                 status.say(f"warning: {w.message}")
-            agg.add_warnings(info.id, warnings)
+            if warnings:
+                writes.write(lambda _: agg.add_warnings(info.id, warnings))
 
         def on_block(block: ImuBlock) -> None:
             mon.block(block)
@@ -89,6 +92,8 @@ def monitor(args: argparse.Namespace) -> int:
                 on_block=on_block,
                 stop=stop,
                 background=continuous_delivery(settings),
+                writes=writes,
+                wait_for_store=args.speed is None and not opened.live,
             )
 
         result = run_until_signalled(main)

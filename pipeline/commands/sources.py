@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from pipeline.commands import UsageError
 from pipeline.settings import Settings
-from pipeline.store.spool import Spool
+from pipeline.store.write_queue import WriteQueue
 from sensors.recording import ReplaySource, read_recording
 from sensors.simulated import SimulatedSource, Simulation
 from sensors.source import Source
@@ -41,20 +41,23 @@ class Opened:
     listen: Callable[[Callable[[LinkStatus], None]], None] | None = None
 
 
-def store_links(opened: Opened, spool: Spool, session_id: str) -> None:
+def store_links(opened: Opened, writes: WriteQueue) -> None:
     """Keep every link change of a live source as a `link` record of the session."""
     if opened.listen is None:
         return
+    session_id = writes.session_id
 
     def store(s: LinkStatus) -> None:
-        spool.add_link(
-            session_id,
-            s.side,
-            s.t,
-            battery=s.battery,
-            rssi=s.rssi,
-            lost=s.lost,
-            reconnects=s.reconnects,
+        writes.write(
+            lambda spool: spool.add_link(
+                session_id,
+                s.side,
+                s.t,
+                battery=s.battery,
+                rssi=s.rssi,
+                lost=s.lost,
+                reconnects=s.reconnects,
+            )
         )
 
     opened.listen(store)

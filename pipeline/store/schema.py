@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 STREAMS = ("events", "link", "samples")
 """Tables drained to the server, in the order a writer sends them."""
@@ -81,7 +81,18 @@ _V1_TO_V2 = (
     "UPDATE meta SET value = '2' WHERE key = 'schema_version'",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1_TO_V2}
+_V2_TO_V3 = (
+    # progress_t: session time (s) covered by the last commit; progress_at: its wall
+    # time; lost_samples: raw samples not stored (store too slow); end_reason: how
+    # it ended ("source ended", "stopped", "interrupted" when closed by recovery).
+    "ALTER TABLE sessions ADD COLUMN progress_t REAL",
+    "ALTER TABLE sessions ADD COLUMN progress_at REAL",
+    "ALTER TABLE sessions ADD COLUMN lost_samples INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE sessions ADD COLUMN end_reason TEXT",
+    "UPDATE meta SET value = '3' WHERE key = 'schema_version'",
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1_TO_V2, 2: _V2_TO_V3}
 """Statements that take a spool from version N to N + 1."""
 
 

@@ -18,6 +18,7 @@ every undelivered drop counted and logged.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import re
@@ -40,12 +41,17 @@ SPOOL_FILENAME = "spool.sqlite"
 SUBJECT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
 BUSY_TIMEOUT_S = 10.0
 """How long a write waits for another connection's write transaction, seconds."""
+STALE_AFTER_S = 30.0
+"""A session that committed nothing for this long (wall s) and never ended is dead:
+running sessions commit their progress at least every second."""
 
 _SUBJECT_RE = re.compile(SUBJECT_PATTERN)
+log = logging.getLogger(__name__)
 
 _SESSION_COLUMNS = """
     SELECT s.id, s.subject, s.source, s.mode, s.started_at, s.ended_at, s.meta,
-           (SELECT count(*) FROM events e WHERE e.session_id = s.id)
+           (SELECT count(*) FROM events e WHERE e.session_id = s.id),
+           s.progress_t, s.lost_samples, s.end_reason
     FROM sessions s"""
 _NEWEST_FIRST = "ORDER BY s.started_at DESC, s.id DESC"
 
@@ -61,6 +67,9 @@ class SessionInfo:
     `id` is the UTC wall-clock start plus 4 random hex digits, e.g.
     "20261126-105342-a1b2", so ids sort by start whatever the local time zone.
     `started_at`/`ended_at` are unix seconds; `events` counts stored events.
+    `progress_t` s of session time committed so far, `lost_samples` raw samples
+    not stored because the store fell behind, `end_reason` how it ended
+    ("interrupted": the process died and a later start closed it).
     """
 
     id: str
@@ -71,6 +80,9 @@ class SessionInfo:
     ended_at: float | None
     meta: dict[str, str]
     events: int
+    progress_t: float | None = None
+    lost_samples: int = 0
+    end_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +220,7 @@ class Spool:
         if not math.isfinite(started_at):
             raise SpoolError(f"session start must be a finite time, not {started_at}")
         meta_dict = dict(meta or {})
+        self.close_interrupted(time.time())
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(started_at))
         # Two sessions may start in the same second: retry on the rare id clash.
         for _ in range(16):
@@ -223,14 +236,57 @@ class Spool:
             return SessionInfo(session_id, subject, source, mode, started_at, None, meta_dict, 0)
         raise SpoolError(f"could not find a free session id for {stamp}")
 
-    def end_session(self, session_id: str, ended_at: float) -> None:
-        """Record when a session ended (unix seconds)."""
+    def end_session(self, session_id: str, ended_at: float, reason: str = "ended") -> None:
+        """Record when (unix seconds) and how a session ended."""
         with self._write() as db:
             cursor = db.execute(
-                "UPDATE sessions SET ended_at = ? WHERE id = ?", (ended_at, session_id)
+                "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ?",
+                (ended_at, reason, session_id),
             )
             if cursor.rowcount == 0:
                 raise SpoolError(f"unknown session {session_id!r}")
+
+    def note_progress(self, session_id: str, t: float, lost_samples: int) -> None:
+        """A running session's sign of life: session time `t` s committed, samples lost."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE sessions SET progress_t = ?, progress_at = ?, lost_samples = ?"
+                " WHERE id = ?",
+                (t, time.time(), lost_samples, session_id),
+            )
+
+    def close_interrupted(self, now: float) -> list[SessionInfo]:
+        """End the sessions whose process died (no end, no progress for STALE_AFTER_S).
+
+        Only sessions that note their progress (`run_session` does, from its start)
+        can be told dead; others are left as they are.
+
+        Each ends at its last commit, reason "interrupted"; what it had not
+        committed is lost, and the warning says from which session time on.
+        """
+        with self._write() as db:
+            dead = [
+                r[0]
+                for r in db.execute(
+                    "SELECT id FROM sessions WHERE ended_at IS NULL AND progress_at < ?",
+                    (now - STALE_AFTER_S,),
+                )
+            ]
+            for sid in dead:
+                db.execute(
+                    "UPDATE sessions SET ended_at = progress_at, end_reason = 'interrupted'"
+                    " WHERE id = ?",
+                    (sid,),
+                )
+        closed = [self.session(sid) for sid in dead]
+        for info in closed:
+            log.warning(
+                "session %s never ended (process killed or power lost): closed; data after "
+                "session time %.1f s was not committed and is lost",
+                info.id,
+                info.progress_t or 0.0,
+            )
+        return closed
 
     def sessions(self) -> list[SessionInfo]:
         """All sessions, newest first."""
@@ -434,7 +490,8 @@ def _create_private(path: Path) -> None:
 
 
 def _session_info(row: Sequence[Any]) -> SessionInfo:
-    sid, subject, source, mode, started_at, ended_at, meta, n_events = row
+    sid, subject, source, mode, started_at, ended_at, meta, n_events, *progress = row
+    progress_t, lost_samples, end_reason = progress
     return SessionInfo(
         id=sid,
         subject=subject,
@@ -444,4 +501,7 @@ def _session_info(row: Sequence[Any]) -> SessionInfo:
         ended_at=ended_at,
         meta=json.loads(meta),
         events=n_events,
+        progress_t=progress_t,
+        lost_samples=lost_samples,
+        end_reason=end_reason,
     )

@@ -338,7 +338,17 @@ def test_everything_survives_close_and_reopen(tmp_path: Path) -> None:
         s.end_session(info.id, T0 + 300.5)
     with Spool.in_dir(tmp_path) as s:
         assert s.sessions() == [
-            SessionInfo(info.id, "P01", "replay:a.csv", "analyze", T0 + 0.25, T0 + 300.5, meta, 3)
+            SessionInfo(
+                info.id,
+                "P01",
+                "replay:a.csv",
+                "analyze",
+                T0 + 0.25,
+                T0 + 300.5,
+                meta,
+                3,
+                end_reason="ended",
+            )
         ]
         assert s.events(info.id) == [
             StoredEvent(i, info.id, e) for i, e in zip(ids, events, strict=True)
