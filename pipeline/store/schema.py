@@ -84,11 +84,13 @@ _V1_TO_V2 = (
 _V2_TO_V3 = (
     # progress_t: session time (s) covered by the last commit; progress_at: its wall
     # time; lost_samples: raw samples not stored (store too slow); end_reason: how
-    # it ended ("source ended", "stopped", "interrupted" when closed by recovery).
+    # it ended ("source ended", "stopped", "interrupted" when closed by recovery);
+    # owner: "<boot id>:<pid>" of the process running it, to tell a dead one at once.
     "ALTER TABLE sessions ADD COLUMN progress_t REAL",
     "ALTER TABLE sessions ADD COLUMN progress_at REAL",
     "ALTER TABLE sessions ADD COLUMN lost_samples INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE sessions ADD COLUMN end_reason TEXT",
+    "ALTER TABLE sessions ADD COLUMN owner TEXT",
     "UPDATE meta SET value = '3' WHERE key = 'schema_version'",
 )
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.events import MovementEvent
-from pipeline.store import outbox, samples, schema
+from pipeline.store import outbox, owner, samples, schema
 from pipeline.store.outbox import DeliveryStatus, Outgoing, Stream
 from pipeline.store.schema import SCHEMA_VERSION
 from sensors.types import ImuBlock, Side
@@ -42,8 +42,8 @@ SUBJECT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
 BUSY_TIMEOUT_S = 10.0
 """How long a write waits for another connection's write transaction, seconds."""
 STALE_AFTER_S = 30.0
-"""A session that committed nothing for this long (wall s) and never ended is dead:
-running sessions commit their progress at least every second."""
+"""A session that never ended and noted no progress for this long (wall s) is dead,
+whichever machine ran it: running sessions note progress several times a second."""
 
 _SUBJECT_RE = re.compile(SUBJECT_PATTERN)
 log = logging.getLogger(__name__)
@@ -250,28 +250,26 @@ class Spool:
         """A running session's sign of life: session time `t` s committed, samples lost."""
         with self._write() as db:
             db.execute(
-                "UPDATE sessions SET progress_t = ?, progress_at = ?, lost_samples = ?"
-                " WHERE id = ?",
-                (t, time.time(), lost_samples, session_id),
+                "UPDATE sessions SET progress_t = ?, progress_at = ?, lost_samples = ?,"
+                " owner = ? WHERE id = ?",
+                (t, time.time(), lost_samples, owner.current(), session_id),
             )
 
     def close_interrupted(self, now: float) -> list[SessionInfo]:
-        """End the sessions whose process died (no end, no progress for STALE_AFTER_S).
+        """End the sessions whose process died; returns them.
 
-        Only sessions that note their progress (`run_session` does, from its start)
-        can be told dead; others are left as they are.
-
-        Each ends at its last commit, reason "interrupted"; what it had not
+        A session that noted progress but never ended is dead when its process is
+        gone (same machine, same boot) or its last progress is STALE_AFTER_S old.
+        It ends at its last progress, reason "interrupted"; what it had not
         committed is lost, and the warning says from which session time on.
+        Sessions that never note progress are left as they are.
         """
         with self._write() as db:
-            dead = [
-                r[0]
-                for r in db.execute(
-                    "SELECT id FROM sessions WHERE ended_at IS NULL AND progress_at < ?",
-                    (now - STALE_AFTER_S,),
-                )
-            ]
+            rows = db.execute(
+                "SELECT id, progress_at, owner FROM sessions"
+                " WHERE ended_at IS NULL AND progress_at IS NOT NULL"
+            ).fetchall()
+            dead = [sid for sid, at, by in rows if at < now - STALE_AFTER_S or owner.gone(by)]
             for sid in dead:
                 db.execute(
                     "UPDATE sessions SET ended_at = progress_at, end_reason = 'interrupted'"

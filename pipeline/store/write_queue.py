@@ -18,6 +18,9 @@ from pipeline.events import MovementEvent
 from pipeline.store.spool import Spool
 from sensors.types import ImuBlock, Side
 
+MAX_WAITING_SAMPLES = 60_000
+"""Raw samples (both wrists) that may wait for the store: 5 min at 100 Hz, ~10 MB."""
+
 Write = Callable[[Spool], object]
 """A small write to run on the spool, in order with the events."""
 
@@ -41,8 +44,10 @@ class WriteQueue:
     the writer: they are committed at once, samples at the writer's own pace.
     """
 
-    def __init__(self, session_id: str, *, max_samples: int = 60_000) -> None:
-        """`max_samples` raw samples (both wrists) may wait; beyond, the oldest go."""
+    def __init__(self, session_id: str, *, max_samples: int | None = None) -> None:
+        """At most `max_samples` (default MAX_WAITING_SAMPLES) wait; beyond, the oldest go."""
+        if max_samples is None:
+            max_samples = MAX_WAITING_SAMPLES
         if max_samples < 1:
             raise ValueError("max_samples must be at least 1")
         self.session_id = session_id
