@@ -9,6 +9,13 @@ across a sensor restart (its ticks say nothing about the time in between).
 `lost` counts every sample missing in time before a block, whatever the cause: radio
 loss, an overflowing sensor FIFO, a stop and start, time without a connection.
 
+Clock trouble: ticks that jump back (or reset to zero without the restart flag) or run
+ahead of the host's time start a new clock epoch anchored on the packet's arrival
+(SensorClock), so what follows is kept and counted (`clock_back`, `clock_forward`, and
+in `resets`). A tick that stands still while new packets keep coming (a stalled sensor
+clock) is replaced by the last moving tick plus the samples taken since, at the packet's
+nominal rate; those packets are counted as `stalled` and are not used to fit the clock.
+
 Session times of a side must increase from block to block. Early on the clock estimate
 moves earlier as smaller delays are seen, so a block may start before the previous one
 ended; its first samples are then pushed just after it (`retimed` counts them).
@@ -42,7 +49,10 @@ class AssemblerStats:
     `packets` fed; `blocks` and `samples` emitted; `lost` samples known missing (sum of
     the blocks' `lost`); `malformed` packets the decoder skipped; `duplicates` and
     `out_of_order` packets dropped; `resets` sensor clock restarts after the first
-    packet; `retimed` samples moved later to keep session time increasing.
+    packet (any cause), of them `clock_back` where the ticks went back or fell behind
+    host time without the restart flag and `clock_forward` where they ran ahead;
+    `stalled` packets whose tick had not moved (timed from the samples before them);
+    `retimed` samples moved later to keep session time increasing.
     """
 
     packets: int = 0
@@ -53,6 +63,9 @@ class AssemblerStats:
     duplicates: int = 0
     out_of_order: int = 0
     resets: int = 0
+    clock_back: int = 0
+    clock_forward: int = 0
+    stalled: int = 0
     retimed: int = 0
 
 
@@ -64,7 +77,10 @@ class BlockAssembler:
         "_clock",
         "_decoder",
         "_duplicates",
+        "_good_tick",
         "_last_arrival",
+        "_last_len",
+        "_last_raw_tick",
         "_last_s",
         "_last_seq",
         "_last_t",
@@ -74,6 +90,8 @@ class BlockAssembler:
         "_resets",
         "_retimed",
         "_samples",
+        "_since_good",
+        "_stalled",
         "side",
     )
 
@@ -87,6 +105,13 @@ class BlockAssembler:
         self._last_t: float | None = None
         self._packets = self._blocks = self._samples = self._lost = 0
         self._duplicates = self._out_of_order = self._resets = self._retimed = 0
+        self._stalled = 0
+        # Stall handling: the raw tick and length of the last packet taken, the last tick
+        # that moved, and the samples from it to the last packet's first sample.
+        self._last_raw_tick: int | None = None
+        self._last_len = 0
+        self._good_tick = 0
+        self._since_good = 0
 
     @property
     def clock(self) -> SensorClock:
@@ -104,6 +129,9 @@ class BlockAssembler:
             duplicates=self._duplicates,
             out_of_order=self._out_of_order,
             resets=self._resets,
+            clock_back=self._clock.restarts.backward,
+            clock_forward=self._clock.restarts.forward,
+            stalled=self._stalled,
             retimed=self._retimed,
         )
 
@@ -126,22 +154,27 @@ class BlockAssembler:
     def _assemble(self, frame: Frame, arrival: float) -> ImuBlock | None:
         modulus = self._decoder.seq_modulus
         fresh = self._last_seq is not None and arrival - self._last_arrival < _SEQ_MEMORY
+        ahead = 1
         if frame.seq is not None and modulus is not None and fresh and not frame.restarted:
             # far behind means the counter restarted: the ticks tell whether the clock did
             ahead = (frame.seq - (self._last_seq or 0)) % modulus
             if ahead == 0:
                 self._duplicates += 1
                 return None
-            if modulus - ahead <= _REORDER_WINDOW:
+            if modulus - ahead <= _REORDER_WINDOW and self._late_copy(frame, modulus - ahead):
                 self._out_of_order += 1
                 return None
+            if ahead > _REORDER_WINDOW:
+                ahead = 1  # a restarted counter: the packets in between are unknown
+        tick, measured = self._tick(frame, ahead)
         epoch = self._clock.epoch
         s0 = self._clock.observe(
-            frame.tick,
+            tick,
             frame.tick_hz,
             arrival,
             lead=float(frame.offsets[-1]),
             restarted=frame.restarted,
+            fit=measured,
         )
         s = s0 + frame.offsets
         t = self._clock.to_session(s)
@@ -158,6 +191,7 @@ class BlockAssembler:
                 self._retimed += int(np.count_nonzero(pushed))
                 t = np.maximum(t, floor)
         self._last_seq = frame.seq
+        self._last_raw_tick, self._last_len = frame.tick, len(frame)
         self._last_arrival = arrival
         self._last_s = float(s[-1])
         self._last_t = float(t[-1])
@@ -166,3 +200,39 @@ class BlockAssembler:
         self._lost += lost
         seq = frame.seq if frame.seq is not None else self._blocks - 1
         return ImuBlock(self.side, t, frame.acc, frame.gyr, seq=seq, lost=lost)
+
+    def _late_copy(self, frame: Frame, behind: int) -> bool:
+        """Whether a packet `behind` packets before the last one has the tick to match.
+
+        If not, the sensor restarted its counter (a reboot without the restart flag soon
+        after power-on) and the packet is new.
+        """
+        if self._last_raw_tick is None:
+            return True
+        per_packet = len(frame) * frame.tick_hz / frame.odr_hz
+        back = self._last_raw_tick - frame.tick
+        modulus = self._decoder.tick_modulus
+        if modulus is not None:
+            back %= modulus
+        return abs(back - behind * per_packet) <= per_packet
+
+    def _tick(self, frame: Frame, ahead: int) -> tuple[int, bool]:
+        """The frame's tick, and whether the sensor measured it (False: estimated).
+
+        A tick equal to the last packet's, in a packet that is new (`ahead` packets on),
+        means the sensor's clock stalled: the samples still came at the output rate, so
+        the tick is the last moving one plus the samples since then in ticks.
+        """
+        stalled = (
+            frame.tick == self._last_raw_tick
+            and not frame.restarted
+            and frame.tick_hz == self._clock.tick_hz
+        )
+        if not stalled:
+            self._good_tick, self._since_good = frame.tick, 0
+            return frame.tick, True
+        self._stalled += 1
+        self._since_good += self._last_len + (ahead - 1) * len(frame)
+        tick = self._good_tick + round(self._since_good * frame.tick_hz / frame.odr_hz)
+        modulus = self._decoder.tick_modulus
+        return (tick % modulus if modulus is not None else tick), False

@@ -16,7 +16,9 @@ The rate is bounded by `max_drift_ppm` so a short baseline cannot produce a wild
 Tick wrap-around is undone with the host's elapsed time choosing the number of wraps.
 A new epoch (all points dropped) starts when the sensor says its clock restarted, when
 the tick rate changes, or when sensor and host elapsed times disagree by more than
-`max_disagreement` (a backwards jump or a reboot).
+`max_disagreement` (a backwards jump, a reboot without the flag, a forward jump); the
+new epoch is anchored on the packet's arrival, so the data after it is kept. `restarts`
+counts each cause.
 """
 
 from __future__ import annotations
@@ -29,7 +31,26 @@ import numpy as np
 
 from sensors.types import FloatArray
 
-__all__ = ["ClockEstimate", "SensorClock"]
+__all__ = ["ClockEstimate", "ClockRestarts", "SensorClock"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClockRestarts:
+    """New epochs after the first, by cause.
+
+    `flagged`: the sensor said its clock restarted (reboot); `rate`: the tick rate
+    changed; `backward`: ticks went back (a jump back, or a reset to zero without the
+    flag); `forward`: ticks ran ahead of host time by more than the tolerance.
+    """
+
+    flagged: int = 0
+    rate: int = 0
+    backward: int = 0
+    forward: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.flagged + self.rate + self.backward + self.forward
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +86,7 @@ class SensorClock:
         "_base",
         "_bin_width",
         "_bins",
+        "_causes",
         "_epoch",
         "_last_arrival",
         "_last_tick",
@@ -106,6 +128,17 @@ class SensorClock:
         self._last_arrival = 0.0
         self._offset = 0.0
         self._rate = 1.0
+        self._causes = [0, 0, 0, 0]  # as ClockRestarts' fields
+
+    @property
+    def restarts(self) -> ClockRestarts:
+        """New epochs after the first, by cause (their sum is `epoch`)."""
+        return ClockRestarts(*self._causes)
+
+    @property
+    def tick_hz(self) -> float:
+        """The tick rate of the current epoch (0 before the first observation)."""
+        return self._tick_hz
 
     @property
     def epoch(self) -> int:
@@ -125,15 +158,27 @@ class SensorClock:
         *,
         lead: float = 0.0,
         restarted: bool = False,
+        fit: bool = True,
     ) -> float:
         """Register a packet; return the sensor seconds (this epoch) of `tick`.
 
         `tick` raw counter of the packet's first sample, `tick_hz` its rate, `arrival`
         session seconds of reception, `lead` sensor seconds from `tick` to the packet's
         last sample (the packet cannot leave before it), `restarted` the sensor's flag.
+        `fit` False: the tick is the caller's estimate, not the sensor's; it moves the
+        clock on but is no point of the envelope.
         """
-        step = None if restarted or tick_hz != self._tick_hz else self._step(tick, arrival)
+        if self._epoch < 0:
+            step, cause = None, -1
+        elif restarted:
+            step, cause = None, 0
+        elif tick_hz != self._tick_hz:
+            step, cause = None, 1
+        else:
+            step, cause = self._step(tick, arrival)
         if step is None:
+            if cause >= 0:
+                self._causes[cause] += 1
             self._epoch += 1
             self._tick_hz = tick_hz
             self._base = self._unwrapped = tick
@@ -142,25 +187,31 @@ class SensorClock:
             self._unwrapped += step
         self._last_tick, self._last_arrival = tick, arrival
         s = (self._unwrapped - self._base) / tick_hz
-        self._add(s + lead, arrival)
+        if fit or not self._bins:
+            self._add(s + lead, arrival)
         return s
 
     def to_session(self, sensor_s: FloatArray) -> FloatArray:
         """Sensor seconds of the current epoch -> session seconds."""
         return self._offset + self._rate * sensor_s
 
-    def _step(self, tick: int, arrival: float) -> int | None:
-        """Unwrapped tick advance since the last packet, None if the clock restarted."""
+    def _step(self, tick: int, arrival: float) -> tuple[int | None, int]:
+        """Unwrapped tick advance since the last packet; or None and the restart's cause
+        (2: the sensor's time went back or fell behind the host's, 3: it ran ahead)."""
         elapsed = arrival - self._last_arrival
-        step = tick - self._last_tick
+        step = back = tick - self._last_tick
         if self._modulus is not None:
             step %= self._modulus
+            back = step - self._modulus  # the same tick read as a step back
             wraps = round((elapsed * self._tick_hz - step) / self._modulus)
             step += max(0, wraps) * self._modulus
         tolerance = self._max_disagreement + self._max_drift * abs(elapsed)
-        if step < 0 or abs(step / self._tick_hz - elapsed) > tolerance:
-            return None
-        return step
+        ahead = step / self._tick_hz - elapsed
+        if step >= 0 and abs(ahead) <= tolerance:
+            return step, -1
+        if step < 0 or ahead < 0 or abs(back / self._tick_hz - elapsed) < ahead:
+            return None, 2
+        return None, 3
 
     def _add(self, s: float, arrival: float) -> None:
         index = math.floor(s / self._bin_width)

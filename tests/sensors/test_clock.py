@@ -116,3 +116,41 @@ def test_bad_parameters_rejected() -> None:
         SensorClock(tick_modulus=1)
     with pytest.raises(ValueError, match="must be > 0"):
         SensorClock(window=0.0)
+
+
+def test_restarts_counted_by_cause() -> None:
+    clock = SensorClock()
+    clock.observe(10 * int(HZ), HZ, 1.0)  # the first clock: no restart
+    clock.observe(8 * int(HZ), HZ, 1.05)  # back 2 s
+    clock.observe(0, HZ, 1.1)  # back to zero, no flag
+    clock.observe(60 * int(HZ), HZ, 1.15)  # 60 s ahead in 50 ms
+    clock.observe(5, HZ, 1.2, restarted=True)
+    clock.observe(5, 1000.0, 1.25)  # another tick rate
+    r = clock.restarts
+    assert (r.backward, r.forward, r.flagged, r.rate) == (2, 1, 1, 1)
+    assert r.total == clock.epoch == 5
+
+
+def test_host_time_far_behind_the_ticks_is_a_backward_restart() -> None:
+    # the sensor's clock says 1 s passed while the host saw 20 s: it stood still or fell back
+    clock = SensorClock()
+    clock.observe(0, HZ, 1.0)
+    clock.observe(int(HZ), HZ, 21.0)
+    assert clock.restarts.backward == 1
+
+
+def test_advance_over_half_a_turn_is_not_read_as_a_step_back() -> None:
+    clock = SensorClock(tick_modulus=2**16)  # 65.536 s per turn at 1 kHz
+    clock.observe(0, 1000.0, 0.0)
+    s = clock.observe(40_000, 1000.0, 40.0)
+    assert (s, clock.epoch) == (40.0, 0)
+
+
+def test_estimated_tick_moves_the_clock_but_not_the_fit() -> None:
+    clock = SensorClock()
+    clock.observe(0, HZ, 0.010)
+    clock.observe(int(HZ), HZ, 1.010)
+    before = clock.estimate
+    s = clock.observe(2 * int(HZ), HZ, 2.0, fit=False)  # 10 ms earlier than the line
+    assert s == 2.0
+    assert clock.estimate == before
