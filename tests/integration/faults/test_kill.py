@@ -3,6 +3,8 @@
 What the test reads from the spool while the monitor runs (WAL lets a reader in beside
 the writer) is committed; after SIGKILL every bit of it must still be there, the file
 must pass SQLite's integrity check, and a new monitor must run on the same spool.
+The restart closes the killed session as interrupted at its last commit, which was
+at most a second before the kill: that second is all the raw data that was lost.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ def test_kill_9_loses_no_committed_event_and_a_new_session_starts(tmp_path: Path
             # right away: raw samples are being committed continuously, so the kill
             # most likely lands in the middle of a write
             proc.kill()
+            killed_at = time.time()
             proc.wait(timeout=10)
     assert proc.returncode == -signal.SIGKILL
     events_before, samples_before = seen
@@ -72,6 +75,10 @@ def test_kill_9_loses_no_committed_event_and_a_new_session_starts(tmp_path: Path
         events_after = db.execute("SELECT id, session_id, data FROM events ORDER BY id").fetchall()
         samples_after = int(db.execute("SELECT count(*) FROM samples").fetchone()[0])
         (killed,) = db.execute("SELECT id, ended_at FROM sessions").fetchall()
+        progress_t, progress_at = db.execute(
+            "SELECT progress_t, progress_at FROM sessions"
+        ).fetchone()
+        last_t = dict(db.execute("SELECT side, max(t) FROM samples GROUP BY side").fetchall())
     finally:
         db.close()
     print(
@@ -82,6 +89,10 @@ def test_kill_9_loses_no_committed_event_and_a_new_session_starts(tmp_path: Path
     assert samples_after >= samples_before
     assert killed[1] is None  # it never got to end its session
     assert {sid for _, sid, _ in events_after} == {killed[0]}
+    # the progress is honest: every sample up to it was committed (4-sample blocks)
+    assert min(last_t.values()) >= progress_t - 0.04
+    print(f"last commit {killed_at - progress_at:.3f} s before the kill")
+    assert killed_at - progress_at <= 1.0
 
     r = mirrorwatch(tmp_path, data, *MONITOR, "--speed", "max", "--duration", "90")
     assert r.returncode == 0, r.stderr
@@ -90,10 +101,15 @@ def test_kill_9_loses_no_committed_event_and_a_new_session_starts(tmp_path: Path
         assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         sessions = dict(db.execute("SELECT id, ended_at FROM sessions").fetchall())
         kept = db.execute("SELECT id, session_id, data FROM events ORDER BY id").fetchall()
+        reasons = dict(db.execute("SELECT id, end_reason FROM sessions").fetchall())
     finally:
         db.close()
     (new,) = set(sessions) - {killed[0]}
     assert f"session {new}" in r.stdout
     assert sessions[new] is not None
+    # the restart closed the killed session where its last commit left it, and said so
+    assert (sessions[killed[0]], reasons[killed[0]]) == (progress_at, "interrupted")
+    assert reasons[new] == "source ended"
+    assert f"session {killed[0]} never ended" in r.stderr
     assert set(events_after) <= set(kept)  # the new run kept the old session's events
     assert any(sid == new for _, sid, _ in kept)
