@@ -94,7 +94,13 @@ class Server:
 class VictoriaMetrics(Server):
     """victoria-metrics 1.79 with the settings the writer's timestamps need."""
 
-    def __init__(self, data_dir: Path, auth: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        auth: tuple[str, str] | None = None,
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
+        """`tls`: (certificate, key) PEM files to serve https with instead of http."""
         port = free_port()
         argv = [
             binary("victoria-metrics", "victoria-metrics"),
@@ -107,8 +113,10 @@ class VictoriaMetrics(Server):
         ]
         if auth is not None:
             argv += [f"-httpAuth.username={auth[0]}", f"-httpAuth.password={auth[1]}"]
+        if tls is not None:
+            argv += ["-tls", f"-tlsCertFile={tls[0]}", f"-tlsKeyFile={tls[1]}"]
         self.auth = auth
-        url = f"http://127.0.0.1:{port}"
+        url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
         super().__init__(argv, url, self._health, data_dir.with_suffix(".log"))
 
     def _headers(self) -> dict[str, str]:
