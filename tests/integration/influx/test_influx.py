@@ -8,12 +8,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import math
 import random
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,7 @@ from pipeline.events import Kind
 from pipeline.session import run_session
 from pipeline.settings import Settings
 from pipeline.store.influx import (
+    Backoff,
     Failure,
     InfluxWriter,
     PushResult,
@@ -34,7 +37,7 @@ from pipeline.store.influx import (
     deliver,
     transport_for,
 )
-from pipeline.store.outbox import Stream
+from pipeline.store.outbox import DeliveryStatus, Stream
 from pipeline.store.spool import Spool
 from sensors.simulated import SimConfig, SimulatedSource, simulate
 from sensors.types import Side
@@ -61,7 +64,7 @@ def test_every_row_arrives_with_the_schema(vm: VictoriaMetrics, tmp_path: Path) 
         assert spool.delivery_status().last_delivery_at is not None
         w.close()
 
-    ratio = vm.points("movement_mirror_ratio", info.id)
+    ratio = vm.points("movement_mirror_ratio", info.id, 2)
     assert [(ts, v) for ts, v, _ in ratio] == [(ms(T0, 12.34), 0.18), (ms(T0, 20.5), 0.0)]
     assert ratio[0][2] == {
         "__name__": "movement_mirror_ratio",
@@ -72,12 +75,12 @@ def test_every_row_arrives_with_the_schema(vm: VictoriaMetrics, tmp_path: Path) 
         "task": "finger tap",
     }
     assert "task" not in ratio[1][2]
-    assert [v for _, v, _ in vm.points("movement_grade", info.id)] == [2.0, 0.0]
+    assert [v for _, v, _ in vm.points("movement_grade", info.id, 2)] == [2.0, 0.0]
     # lag_ms is absent from the unimanual event rather than a made-up number
-    assert [(ts, v) for ts, v, _ in vm.points("movement_lag_ms", info.id)] == [
+    assert [(ts, v) for ts, v, _ in vm.points("movement_lag_ms", info.id, 1)] == [
         (ms(T0, 12.34), 42.0)
     ]
-    ax = vm.points("imu_ax", info.id)
+    ax = vm.points("imu_ax", info.id, 270)
     assert [(p[2]["side"], p[0]) for p in ax] == [
         *(("L", ms(T0, t)) for t in left.t),
         *(("R", ms(T0, t)) for t in right.t),
@@ -85,10 +88,10 @@ def test_every_row_arrives_with_the_schema(vm: VictoriaMetrics, tmp_path: Path) 
     # VictoriaMetrics keeps 12 significant digits
     assert [p[1] for p in ax] == pytest.approx([*left.acc[:, 0], *right.acc[:, 0]], rel=1e-11)
     assert left.gyr is not None
-    gz = [p[1] for p in vm.points("imu_gz", info.id)]  # L only: R has no gyro
+    gz = [p[1] for p in vm.points("imu_gz", info.id, 150)]  # L only: R has no gyro
     assert gz == pytest.approx(list(left.gyr[:, 2]), rel=1e-11)
-    assert [(p[0], p[1]) for p in vm.points("link_battery", info.id)] == [(ms(T0, 5.0), 87.0)]
-    assert [p[1] for p in vm.points("link_lost", info.id)] == [3.0]
+    assert [(p[0], p[1]) for p in vm.points("link_battery", info.id, 1)] == [(ms(T0, 5.0), 87.0)]
+    assert [p[1] for p in vm.points("link_lost", info.id, 1)] == [3.0]
 
 
 def test_a_resent_batch_overwrites_itself(vm: VictoriaMetrics, tmp_path: Path) -> None:
@@ -98,7 +101,7 @@ def test_a_resent_batch_overwrites_itself(vm: VictoriaMetrics, tmp_path: Path) -
         spool.add_samples(info.id, [block(Side.R, 200, seed=3)])
         w = writer(spool, vm.url)
         assert w.push(30.0).sent == 202
-        before = (vm.points("imu_ay", info.id), vm.points("movement_coupling", info.id))
+        before = (vm.points("imu_ay", info.id, 200), vm.points("movement_coupling", info.id, 2))
         # The acknowledgement was lost (say the gateway died just after the server
         # stored the batch): the cursors go back and everything is sent again.
         db = sqlite3.connect(spool.path)
@@ -107,61 +110,116 @@ def test_a_resent_batch_overwrites_itself(vm: VictoriaMetrics, tmp_path: Path) -
         db.close()
         assert w.push(30.0).sent == 202
         w.close()
-    after = (vm.points("imu_ay", info.id), vm.points("movement_coupling", info.id))
+    after = (vm.points("imu_ay", info.id, 200), vm.points("movement_coupling", info.id, 2))
     assert len(after[0]) == 200
     assert len(after[1]) == 2
     assert after == before
 
 
-def test_server_stopped_mid_session_then_restarted(tmp_path: Path) -> None:
-    """The real session and its delivery hook; the server is away for a few seconds."""
+def test_server_stopped_mid_session_then_restarted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The real session and its delivery hook; the server is away for a full minute.
+
+    It goes away once it holds part of the session, and comes back after 60 s and
+    once the writer's backoff has grown to its cap (0.5 s doubling to 60 s: the
+    eighth wait). Samples keep arriving meanwhile (2x real time, 400 rows/s).
+    """
     vm = VictoriaMetrics(tmp_path / "vm")
     vm.start()
     try:
         influx = dataclasses.replace(v2(vm.url), batch_size=500)
         settings = Settings(tmp_path / "data", EngineConfig(), None, influx=influx)
-        # 150 s at 15x: the session outlives the outage even on a busy machine
-        sim = simulate("firearm-drill", SimConfig(duration=150.0, seed=3))
-        seen: list[tuple[int, str | None]] = []
+        # longer than the test: the session is stopped a few seconds after the return
+        sim = simulate("firearm-drill", SimConfig(duration=240.0, seed=3))
+        backoff = Backoff(random.Random(0))
+        # failures until a wait's ceiling reaches the cap: 0.5, 1, 2, ... 32, 60
+        to_cap = 1 + math.ceil(math.log2(backoff.cap_s / backoff.base_s))
+        seen: dict[str, object] = {}
+
+        def retries() -> list[float]:
+            return [
+                float(r.args[1])  # type: ignore[index]
+                for r in caplog.records
+                if r.name == "pipeline.store.influx" and r.msg.startswith("delivery failed")
+            ]
+
+        async def until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+            deadline = time.monotonic() + timeout_s
+            while not condition():
+                assert time.monotonic() < deadline, f"no {what} after {timeout_s} s"
+                await asyncio.sleep(0.1)
 
         async def main(spool: Spool, session_id: str) -> None:
+            stop = asyncio.Event()
             job = run_session(
-                SimulatedSource(sim, 15.0),
+                SimulatedSource(sim, 2.0),
                 Engine(dataclasses.replace(settings.engine, fs=sim.config.fs)),
                 spool,
                 session_id,
                 store_samples=True,
+                stop=stop,
                 background=continuous_delivery(settings),
             )
             task = asyncio.create_task(job)
-            await asyncio.sleep(1.0)
+            # mid-session: the server already holds the start of this session
+            path = settings.data_dir / "spool.sqlite"
+            await until(lambda: _delivered_some(path), 30.0, "delivery before the outage")
             await asyncio.to_thread(vm.stop)
-            await asyncio.sleep(2.5)
+            stopped_at = time.monotonic()
+            await until(
+                lambda: time.monotonic() - stopped_at >= 60.0 and len(retries()) >= to_cap,
+                80.0,
+                f"{to_cap} failed attempts",
+            )
             with Spool.in_dir(settings.data_dir) as reader:
-                status = reader.delivery_status()
-                seen.append((status.total_pending, status.last_error))
+                seen["status"] = reader.delivery_status()
+            seen["retries"] = retries()
             await asyncio.to_thread(vm.start)
+            seen["away"] = time.monotonic() - stopped_at
+            await asyncio.sleep(2.0)  # a few more samples after the return
+            stop.set()
             await task
 
-        with Spool.in_dir(settings.data_dir) as spool:
+        with (
+            caplog.at_level(logging.INFO, logger="pipeline.store.influx"),
+            Spool.in_dir(settings.data_dir) as spool,
+        ):
             info = session(spool, subject="P03", started_at=T0)
             asyncio.run(main(spool, info.id))
             status = spool.delivery_status()
             samples = {s: spool.samples(info.id, s) for s in Side}
             events = spool.events(info.id)
-        pending_during_outage, error = seen[0]
-        assert pending_during_outage > 0
-        assert error is not None
-        assert vm.url in error
+        during = seen["status"]
+        assert isinstance(during, DeliveryStatus)
+        delays = seen["retries"]
+        assert isinstance(delays, list)
+        print(
+            f"away {seen['away']:.1f} s, {len(delays)} failed attempts, waits "
+            f"{', '.join(f'{d:.1f}' for d in delays)} s; {during.total_pending} rows "
+            "pending at the return"
+        )
+        assert float(seen["away"]) >= 60.0  # type: ignore[arg-type]
+        assert during.total_pending > 1000
+        assert during.last_error is not None
+        assert vm.url in during.last_error
+        # the waits doubled, each jittered within [ceiling / 2, ceiling], up to the cap
+        for n, delay in enumerate(delays[:to_cap]):
+            ceiling = min(backoff.cap_s, backoff.base_s * 2.0**n)
+            assert ceiling / 2 <= delay <= ceiling
+        assert min(backoff.cap_s, backoff.base_s * 2.0 ** (to_cap - 1)) == backoff.cap_s
+
         assert status.total_pending == 0
-        ax = vm.points("imu_ax", info.id)
+        assert sum(status.dropped.values()) == 0  # the size bound took nothing
+        assert status.quarantined == 0
+        ax = vm.points("imu_ax", info.id, expect=sum(len(b) for b in samples.values() if b))
         for side, stored in samples.items():
             assert stored is not None
             got = [(ts, v) for ts, v, labels in ax if labels["side"] == side.value]
             # every sample once, at its own timestamp: nothing lost, nothing doubled
-            assert [ts for ts, _ in got] == [ms(T0, t) for t in stored.t]
+            assert [ts for ts, _ in got] == [ms(T0, t) for t in stored.t], side
             assert [v for _, v in got] == pytest.approx(list(stored.acc[:, 0]), rel=1e-11)
-        onsets = [ts for ts, _, _ in vm.points("movement_peak_active", info.id)]
+        onsets = [ts for ts, _, _ in vm.points("movement_peak_active", info.id, len(events))]
         assert sorted(onsets) == sorted(ms(T0, e.event.t_onset) for e in events)
         assert len(events) >= 5
     finally:
@@ -202,7 +260,7 @@ def test_rows_pending_when_the_process_is_killed_arrive_on_restart(
     with Spool.in_dir(tmp_path / "data") as spool:
         assert spool.delivery_status().total_pending == 0
         assert spool.counts()["samples"] == stored
-    assert len(vm.points("imu_az", info.id)) == stored
+    assert len(vm.points("imu_az", info.id, stored)) == stored
 
 
 def _delivered_some(path: Path) -> bool:
@@ -302,7 +360,7 @@ def test_a_hung_server_times_out_and_the_retry_delivers_once(
         assert w.push(30.0).sent == 300
         assert spool.delivery_status().pending[Stream.SAMPLES] == 0
         w.close()
-    assert len(vm.points("imu_gx", info.id)) == 300
+    assert len(vm.points("imu_gx", info.id, 300)) == 300
 
 
 @pytest.mark.parametrize(
@@ -331,7 +389,7 @@ def test_assess_and_monitor_deliver_while_they_run(
         events = spool.events(info.id)
         assert spool.delivery_status().total_pending == 0  # delivered before exit
     assert events
-    assert len(vm.points("movement_mirror_ratio", info.id)) == len(events)
+    assert len(vm.points("movement_mirror_ratio", info.id, len(events))) == len(events)
 
 
 def _cli_env(vm: VictoriaMetrics, tmp_path: Path) -> dict[str, str]:
