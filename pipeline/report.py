@@ -14,6 +14,7 @@ from pipeline.assessment.results import Assessment, load_assessment
 from pipeline.assessment.scoring import DISCLAIMER, Stats
 from pipeline.assessment.timeline import Window
 from pipeline.events import Kind, MovementEvent
+from pipeline.private_files import open_private, private_dir
 from pipeline.report_figures import activity, activity_figure, distributions_figure, grades_figure
 from pipeline.report_html import esc, facts, image, num, page, pct, table
 from pipeline.report_monitor import monitor_sections
@@ -26,8 +27,9 @@ from sensors.types import FloatArray, Side
 def write_report(spool: Spool, agg: Aggregates, info: SessionInfo, out: Path) -> Path:
     """Render the report of session `info` into `out` (directories created); returns `out`."""
     text = render_report(spool, agg, info)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(out.parent)  # health data: the directories we create are 0700
     tmp = out.with_name(out.name + ".tmp")
+    open_private(tmp)  # and the report 0600, whatever the umask
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(out)  # a reader never sees half a report
     return out

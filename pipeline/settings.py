@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import ConfigError, EngineConfig
+from pipeline.private_files import tighten
 from sensors.ble_config import BleConfig
 
 CONFIG_NAME = "mirrorwatch.toml"
@@ -209,6 +210,7 @@ def _token(token_file: str | None, path: Path | None) -> str:
     file = Path(name).expanduser()
     if not file.is_absolute() and path is not None and token_file == name:
         file = path.parent / file  # relative to the config file that names it
+    tighten(file)  # a secret: an older copy readable by others becomes 0600
     try:
         return file.read_text(encoding="utf-8").strip()
     except OSError as e:

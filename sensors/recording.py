@@ -24,6 +24,7 @@ import gzip
 import heapq
 import io
 import math
+import os
 import zlib
 from array import array
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
@@ -460,6 +461,13 @@ class RecordingWriter:
                 )
         self.path = Path(path)
         self.rows = 0
+        # Health data: the file is the owner's alone (0600), also when it existed;
+        # fchmod, since a umask can take bits from os.open's mode but not add them.
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+        finally:
+            os.close(fd)
         # The file stays open across write() calls; close() or __exit__ closes it.
         self._file: TextIO
         if self.path.suffix.lower() == ".gz":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import stat
@@ -10,10 +11,15 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pipeline.cli import main
+from pipeline.private_files import prepare_spool, tighten
+from pipeline.settings import load_settings
 from pipeline.store.spool import Spool
+from sensors.recording import read_recording, write_recording
+from sensors.types import ImuBlock, Side
 
 TOKEN = "tok-Zq7uNIQUE-4711-never-print-me"  # distinctive, so any leak is found by grep
 
@@ -122,3 +128,118 @@ def test_a_real_name_as_subject_is_refused_in_one_line(
     assert "John" not in err  # the refused value is not echoed
     spool = data / "spool.sqlite"
     assert b"John" not in (spool.read_bytes() if spool.exists() else b"")
+
+
+# --- files found readable by others, and files we create (pipeline/private_files.py) -------
+
+
+def test_tighten_files_and_directories_and_warns_once_per_path(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    f, d = tmp_path / "spool.sqlite", tmp_path / "dir"
+    f.write_bytes(b"x")
+    d.mkdir()
+    f.chmod(0o644)
+    d.chmod(0o755)
+    with caplog.at_level(logging.INFO, logger="pipeline.private_files"):
+        assert tighten(f) is True
+        assert tighten(d) is True
+        assert (_mode(f), _mode(d)) == (0o600, 0o700)
+        assert tighten(f) is False  # already private
+        assert tighten(tmp_path / "missing") is False
+        f.chmod(0o640)
+        assert tighten(f) is True
+        assert _mode(f) == 0o600
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 2  # once per path
+    assert str(f) in warned[0]
+    assert "0644" in warned[0]
+
+
+def test_owner_bits_are_kept(tmp_path: Path) -> None:
+    f = tmp_path / "read-only"
+    f.write_bytes(b"x")
+    f.chmod(0o444)
+    assert tighten(f) is True
+    assert _mode(f) == 0o400
+
+
+def test_prepare_spool_tightens_spool_wal_and_shm_and_makes_the_data_dir_private(
+    tmp_path: Path, umask: int
+) -> None:
+    data = tmp_path / "new" / "data"
+    prepare_spool(data / "spool.sqlite")
+    assert (_mode(tmp_path / "new"), _mode(data)) == (0o700, 0o700)
+    files = [data / name for name in ("spool.sqlite", "spool.sqlite-wal", "spool.sqlite-shm")]
+    for p in files:
+        p.write_bytes(b"")
+        p.chmod(0o644)
+    data.chmod(0o755)  # an existing data dir is the user's: left as it is
+    prepare_spool(data / "spool.sqlite")
+    assert {p.name: _mode(p) for p in files} == {p.name: 0o600 for p in files}
+    assert _mode(data) == 0o755
+
+
+@pytest.mark.xfail(
+    strict=True, reason="pipeline/store/spool.py does not call private_files.prepare_spool yet"
+)
+def test_an_existing_spool_readable_by_others_is_tightened_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "spool.sqlite"
+    with Spool(path) as spool:
+        spool.start_session(subject="p01", source="test", mode="demo", started_at=1.8e9)
+    path.chmod(0o644)
+    with Spool(path) as spool:
+        siblings = [path.with_name(path.name + s) for s in ("", "-wal", "-shm")]
+        assert {p.name: _mode(p) for p in siblings} == {p.name: 0o600 for p in siblings}
+
+
+def test_reports_and_their_directory_are_owner_only(
+    tmp_path: Path, umask: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    assert main(["--data-dir", str(data), "demo", "--duration", "5"]) == 0
+    assert main(["--data-dir", str(data), "report"]) == 0
+    (report,) = (data / "reports").iterdir()
+    assert (_mode(data / "reports"), _mode(report)) == (0o700, 0o600)
+    # a report written over an older one readable by all
+    out = tmp_path / "mine" / "r.html"
+    out.parent.mkdir()
+    out.write_text("old")
+    out.chmod(0o644)
+    assert main(["--data-dir", str(data), "report", "--out", str(out)]) == 0
+    assert _mode(out) == 0o600
+    assert "MirrorWatch report" in out.read_text()
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
+def test_recordings_are_owner_only(tmp_path: Path, umask: int, suffix: str) -> None:
+    fresh, old = tmp_path / f"new{suffix}", tmp_path / f"old{suffix}"
+    old.write_bytes(b"older recording")
+    old.chmod(0o644)
+    block = ImuBlock(Side.L, np.array([0.0, 0.01]), np.zeros((2, 3)), None)
+    for path in (fresh, old):
+        assert write_recording(path, [block], {"subject": "p01"}) == 2
+        assert _mode(path) == 0o600
+        assert read_recording(path).rows == 2
+
+
+def test_a_token_file_readable_by_others_is_tightened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    for key in ("URL", "ORG", "BUCKET", "TOKEN", "TOKEN_FILE"):
+        monkeypatch.delenv(f"MIRRORWATCH_INFLUX_{key}", raising=False)
+    token = tmp_path / "token"
+    token.write_text(TOKEN + "\n")
+    token.chmod(0o644)
+    config = tmp_path / "mirrorwatch.toml"
+    config.write_text(
+        '[influx]\nurl = "http://127.0.0.1:1"\norg = "o"\nbucket = "b"\ntoken_file = "token"\n'
+    )
+    with caplog.at_level(logging.INFO):
+        settings = load_settings(config, tmp_path / "data")
+    assert settings.influx is not None
+    assert settings.influx.token == TOKEN
+    assert _mode(token) == 0o600
+    assert any("made it private" in r.getMessage() for r in caplog.records)
+    assert all(TOKEN not in r.getMessage() for r in caplog.records)
