@@ -103,7 +103,7 @@ def assess(args: argparse.Namespace) -> int:
         if key in "prs" and not opened.live:
             view.say("note: a recorded or simulated subject keeps to the nominal schedule")
 
-    with Spool.in_dir(settings.data_dir) as spool:
+    with Spool.in_dir(settings.data_dir, max_bytes=settings.spool_max_bytes) as spool:
         agg = Aggregates(spool)
         info = spool.start_session(
             subject=args.subject,

@@ -48,7 +48,7 @@ def monitor(args: argparse.Namespace) -> int:
     started = time.time()
     mon = Monitor(day_offset=started % 86400.0)
     status = _Status(sys.stderr, opened)
-    with Spool.in_dir(settings.data_dir) as spool:
+    with Spool.in_dir(settings.data_dir, max_bytes=settings.spool_max_bytes) as spool:
         agg = Aggregates(spool)
         info = spool.start_session(
             subject=args.subject,

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import itertools
 import json
-import logging
 import sqlite3
 from dataclasses import dataclass
 from enum import StrEnum
 from operator import itemgetter
 
 from pipeline.store import lineproto
-
-log = logging.getLogger(__name__)
 
 
 class Stream(StrEnum):
@@ -188,8 +185,8 @@ def used_bytes(db: sqlite3.Connection) -> int:
 def enforce_bound(db: sqlite3.Connection, max_bytes: int) -> dict[Stream, int]:
     """Delete oldest rows until the spool uses at most `max_bytes`; undelivered drops per stream.
 
-    Every undelivered row deleted is added to its stream's `dropped` counter and
-    logged as a warning.
+    Every undelivered row deleted is added to its stream's `dropped` counter;
+    the caller tells the user (`Spool` logs it, at most once a minute).
     """
     lost: dict[Stream, int] = {}
     for stream, delivered in _PRUNE_ORDER:
@@ -214,10 +211,4 @@ def enforce_bound(db: sqlite3.Connection, max_bytes: int) -> dict[Stream, int]:
             break
     for stream, n in lost.items():
         db.execute("UPDATE delivery SET dropped = dropped + ? WHERE stream = ?", (n, stream.value))
-        log.warning(
-            "spool over its size bound (%d bytes): dropped %d undelivered %s rows",
-            max_bytes,
-            n,
-            stream.value,
-        )
     return lost

@@ -41,6 +41,8 @@ SPOOL_FILENAME = "spool.sqlite"
 SUBJECT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
 BUSY_TIMEOUT_S = 10.0
 """How long a write waits for another connection's write transaction, seconds."""
+DROP_WARNING_S = 60.0
+"""Rows dropped by the size bound are logged at most this often (s), as totals."""
 STALE_AFTER_S = 30.0
 """A session that never ended and noted no progress for this long (wall s) is dead,
 whichever machine ran it: running sessions note progress several times a second."""
@@ -101,6 +103,8 @@ class Spool:
         """Open or create the spool at `path`; `max_bytes` bounds it (None: unbounded)."""
         self.path = path
         self.max_bytes = max_bytes
+        self._untold: dict[Stream, int] = {}  # dropped rows not yet in a warning
+        self._told_at = -DROP_WARNING_S
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -446,7 +450,19 @@ class Spool:
     def _bound(self) -> None:
         if self.max_bytes is not None and outbox.used_bytes(self._db) > self.max_bytes:
             with self._write() as db:
-                outbox.enforce_bound(db, self.max_bytes)
+                lost = outbox.enforce_bound(db, self.max_bytes)
+            for stream, n in lost.items():
+                self._untold[stream] = self._untold.get(stream, 0) + n
+        now = time.monotonic()
+        if self._untold and now - self._told_at >= DROP_WARNING_S:
+            # a full spool prunes a little on every commit: one line a minute, not four a second
+            dropped = ", ".join(f"{n} {s.value}" for s, n in self._untold.items())
+            log.warning(
+                "spool over its size bound (%d bytes): dropped %s rows not yet delivered",
+                self.max_bytes,
+                dropped,
+            )
+            self._untold, self._told_at = {}, now
 
     # -- housekeeping ----------------------------------------------------------
 
