@@ -19,13 +19,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from sensors.types import ImuBlock, Side
 
 Row = list[float]  # acc x, y, z (m/s^2) then, with a gyroscope, gyr x, y, z (rad/s)
 
 _EPS = 1e-9
+_L, _R = Side.L, Side.R  # reading an enum member off its class costs ~0.4 us each time
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,55 +56,81 @@ class _SideBuffer:
         self.has_gyro: bool | None = None
         self.watermark = -math.inf
 
-    def append(self, block: ImuBlock, stats: AlignStats) -> None:
+    def append(self, block: ImuBlock, stats: AlignStats) -> bool:
+        """Buffer the block's samples; False if it held none that were not late."""
+        t = block.t.tolist()
+        if not t:
+            return False
         if self.has_gyro is None:
             self.has_gyro = block.gyr is not None
         elif self.has_gyro != (block.gyr is not None):
             raise ValueError(f"side {block.side} changed gyroscope presence mid-session")
-        stats.lost[block.side] += block.lost
-        t = block.t.tolist()
-        gyr = block.gyr
-        rows = (block.acc if gyr is None else np.concatenate((block.acc, gyr), axis=1)).tolist()
-        late = 0
-        while late < len(t) and t[late] <= self.watermark:
-            late += 1
-        if late:
+        if block.lost:
+            stats.lost[block.side] += block.lost
+        rows = block.acc.tolist()
+        if block.gyr is not None:  # joining Python lists beats np.concatenate on 4 rows
+            rows = [a + g for a, g in zip(rows, block.gyr.tolist(), strict=True)]
+        if t[0] <= self.watermark:
+            late = 0
+            while late < len(t) and t[late] <= self.watermark:
+                late += 1
             stats.late[block.side] += late
             t, rows = t[late:], rows[late:]
-        if not t:
-            return
+            if not t:
+                return False
         self.t.extend(t)
         self.x.extend(rows)
         self.watermark = t[-1]
+        return True
 
     def sample(self, k0: int, k1: int, fs: float, max_gap: float) -> list[Row | None]:
         """Interpolated rows at grid indices [k0, k1], then drop samples behind them."""
         ts, xs = self.t, self.x
         last = len(ts) - 1
+        if last < 0:
+            return [None] * (k1 + 1 - k0)  # before this side's first sample
         out: list[Row | None] = []
         j = 0
         eps = _EPS
         for k in range(k0, k1 + 1):
             tk = k / fs
-            while j < last and ts[j + 1] <= tk + eps:
+            high = tk + eps
+            while j < last and ts[j + 1] <= high:
                 j += 1
-            if last < 0 or ts[j] > tk + eps:
+            t0 = ts[j]
+            if t0 > high:
                 out.append(None)  # before this side's first sample
-            elif ts[j] >= tk - eps:
+            elif t0 >= tk - eps:
                 out.append(xs[j])  # a sample right on the grid
             elif j == last:
                 out.append(None)  # timed out: nothing after the last sample yet
             else:
-                t0 = ts[j]
                 span = ts[j + 1] - t0
                 if span > max_gap:
                     out.append(None)
                 else:
-                    w = (tk - t0) / span
-                    out.append([a + w * (b - a) for a, b in zip(xs[j], xs[j + 1], strict=True)])
+                    out.append(_lerp(xs[j], xs[j + 1], (tk - t0) / span))
         if j > 0:
             del ts[:j], xs[:j]
         return out
+
+
+def _lerp(a: Row, b: Row, w: float) -> Row:
+    """a + w * (b - a) per channel, spelled out: a comprehension over zip costs ~3x."""
+    if len(a) == 6:
+        a0, a1, a2, a3, a4, a5 = a
+        b0, b1, b2, b3, b4, b5 = b
+        return [
+            a0 + w * (b0 - a0),
+            a1 + w * (b1 - a1),
+            a2 + w * (b2 - a2),
+            a3 + w * (b3 - a3),
+            a4 + w * (b4 - a4),
+            a5 + w * (b5 - a5),
+        ]
+    a0, a1, a2 = a
+    b0, b1, b2 = b
+    return [a0 + w * (b0 - a0), a1 + w * (b1 - a1), a2 + w * (b2 - a2)]
 
 
 class Aligner:
@@ -122,9 +147,8 @@ class Aligner:
 
     def process(self, block: ImuBlock) -> AlignedChunk | None:
         """Take one block; return the grid rows that became complete, if any."""
-        if len(block) == 0:
-            return None
-        self._buffers[block.side].append(block, self.stats)
+        if not self._buffers[block.side].append(block, self.stats):
+            return None  # empty or all late: what could be emitted already was
         if self._next is None:
             self._next = math.ceil(float(block.t[0]) * self._fs - _EPS)
         return self._emit(final=False)
@@ -137,32 +161,34 @@ class Aligner:
 
     def reset(self) -> None:
         """Forget all samples, as at session start."""
-        self._buffers = {Side.L: _SideBuffer(), Side.R: _SideBuffer()}
+        self._left, self._right = _SideBuffer(), _SideBuffer()
+        self._buffers = {Side.L: self._left, Side.R: self._right}
         self._next = None
         self.stats = AlignStats()
 
     def _emit(self, final: bool) -> AlignedChunk | None:
         assert self._next is not None
         fs = self._fs
-        high = max(b.watermark for b in self._buffers.values())
+        left, right = self._left, self._right
+        high = max(left.watermark, right.watermark)
         k_end = math.floor(high * fs + _EPS)
         if not final:
             waited = high - self._max_wait
             timed_out = math.ceil(waited * fs - _EPS) - 1 if math.isfinite(waited) else -1
-            for buf in self._buffers.values():
+            for buf in (left, right):
                 covered = math.floor(buf.watermark * fs + _EPS) if buf.t else -1
                 k_end = min(k_end, max(covered, timed_out))
         if k_end < self._next:
             return None
-        rows = {
-            s: b.sample(self._next, k_end, fs, self._gap[bool(b.has_gyro)])
-            for s, b in self._buffers.items()
-        }
+        k0, gap = self._next, self._gap
         chunk = AlignedChunk(
-            start=self._next,
-            n=k_end + 1 - self._next,
-            rows=rows,
-            has_gyro={s: b.has_gyro for s, b in self._buffers.items()},
+            start=k0,
+            n=k_end + 1 - k0,
+            rows={
+                _L: left.sample(k0, k_end, fs, gap[bool(left.has_gyro)]),
+                _R: right.sample(k0, k_end, fs, gap[bool(right.has_gyro)]),
+            },
+            has_gyro={_L: left.has_gyro, _R: right.has_gyro},
         )
         self._next = k_end + 1
         return chunk

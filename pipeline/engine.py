@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.align import AlignedChunk, Aligner
+from pipeline.align import AlignedChunk, Aligner, Row
 from pipeline.config import EngineConfig
 from pipeline.events import Event, MovementEvent, Onset
 from pipeline.filters import ActivityEnvelope
@@ -89,24 +89,23 @@ class Engine:
 
     def _step_rows(self, chunk: AlignedChunk, i0: int, i1: int) -> list[Event]:
         start = chunk.start + i0
-        fs = self.cfg.fs
         timeline: list[tuple[int, int, str, Event]] = []
-        for side in Side:
+        for side in _SIDES:
             rows = chunk.rows[side][i0:i1]
-            if side not in self._detectors:
-                has_gyro = chunk.has_gyro[side]
-                if has_gyro is None or all(r is None for r in rows):
-                    self._histories[side].write(start, [None] * len(rows))
+            history = self._histories[side]
+            envelope = self._envelopes.get(side)
+            if envelope is None:
+                envelope = self._start_side(side, chunk.has_gyro[side], rows)
+                if envelope is None:
+                    history.write(start, [None] * len(rows))
                     continue
-                floor = self.cfg.gyro_spread_floor if has_gyro else self.cfg.acc_spread_floor
-                envelope = ActivityEnvelope(self.cfg, has_gyro)
-                self._envelopes[side] = envelope
-                self._detectors[side] = OnsetDetector(self.cfg, side, floor, envelope.delay)
-            env = self._envelopes[side].process(start, rows)
-            self._histories[side].write(start, env)
-            self._valid[side] += sum(v is not None for v in env)
-            for m in self._detectors[side].process(start, env, self._histories[side]):
+            env = envelope.process(start, rows)
+            history.write(start, env)
+            self._valid[side] += len(env) - env.count(None)
+            found = self._detectors[side].process(start, env, history)
+            for m in found:
                 self._mirror.add(m)
+                fs = self.cfg.fs
                 onset = Onset(side=side, t=m.start / fs, detected_at=m.detected / fs)
                 timeline.append((m.detected, 0, side.value, onset))
         for d, event in self._mirror.decide(start + (i1 - i0) - 1):
@@ -115,8 +114,21 @@ class Engine:
             timeline.sort(key=lambda item: item[:3])
         return [item[3] for item in timeline]
 
+    def _start_side(
+        self, side: Side, has_gyro: bool | None, rows: list[Row | None]
+    ) -> ActivityEnvelope | None:
+        """Envelope and detector for `side` from its first present row on, else None."""
+        if has_gyro is None or all(r is None for r in rows):
+            return None
+        floor = self.cfg.gyro_spread_floor if has_gyro else self.cfg.acc_spread_floor
+        envelope = ActivityEnvelope(self.cfg, has_gyro)
+        self._envelopes[side] = envelope
+        self._detectors[side] = OnsetDetector(self.cfg, side, floor, envelope.delay)
+        return envelope
+
 
 _STEP_S = 0.5  # s of grid rows processed at a time
+_SIDES = tuple(Side)  # iterating the enum itself costs a generator per call
 
 
 def movements(events: list[Event]) -> list[MovementEvent]:

@@ -40,15 +40,18 @@ class Biquad3:
         from scipy import signal  # ~1.5 s to import: only when a filter is designed
 
         b0, b1, b2, _, a1, a2 = sos[0].tolist()
-        self._coef = (b0, b1, b2, a1, a2)
+        # Public so a hot loop elsewhere can run this recursion on its locals (as
+        # `process` does) and write the state back: the gyro envelope fuses it with
+        # its own per-row work.
+        self.coef = (b0, b1, b2, a1, a2)
         self._unit = signal.sosfilt_zi(sos)[0].tolist()  # steady state for an input of 1
-        self._z = [0.0] * 6  # z1 of channels 0-2, then z2 of channels 0-2
+        self.z = [0.0] * 6  # z1 of channels 0-2, then z2 of channels 0-2
         self.seeded = False
 
     def seed(self, x: Sequence[float]) -> None:
         """Restart as if `x` (three values) had been the input forever."""
         u1, u2 = self._unit
-        self._z = [u1 * x[0], u1 * x[1], u1 * x[2], u2 * x[0], u2 * x[1], u2 * x[2]]
+        self.z = [u1 * x[0], u1 * x[1], u1 * x[2], u2 * x[0], u2 * x[1], u2 * x[2]]
         self.seeded = True
 
     def reset(self) -> None:
@@ -60,8 +63,8 @@ class Biquad3:
             return []
         if not self.seeded:
             self.seed(rows[0])
-        b0, b1, b2, a1, a2 = self._coef
-        p0, p1, p2, q0, q1, q2 = self._z
+        b0, b1, b2, a1, a2 = self.coef
+        p0, p1, p2, q0, q1, q2 = self.z
         out = []
         for x0, x1, x2 in rows:
             y0 = b0 * x0 + p0
@@ -74,7 +77,7 @@ class Biquad3:
             q1 = b2 * x1 - a2 * y1
             q2 = b2 * x2 - a2 * y2
             out.append((y0, y1, y2))
-        self._z = [p0, p1, p2, q0, q1, q2]
+        self.z = [p0, p1, p2, q0, q1, q2]
         return out
 
 
@@ -103,7 +106,9 @@ class ActivityEnvelope:
         order = 2 if has_gyro else 4
         sos = np.asarray(signal.butter(order, cutoff, fs=cfg.fs, output="sos"))
         self._has_gyro = has_gyro
-        self._filter = _Chain([Biquad3(section) for section in sos])
+        sections = [Biquad3(section) for section in sos]
+        self._filter = _Chain(sections)
+        self._lowpass = sections[0]  # the only section with a gyro, run inline there
         # Rows by which the envelope trails the motion: the low-pass's group delay
         # well below its cutoff, less (without a gyro) the lead of the jerk in the
         # acceleration over the rotation itself.
@@ -128,9 +133,16 @@ class ActivityEnvelope:
 
     def process(self, start: int, rows: Sequence[Row | None]) -> list[float | None]:
         """Envelope of grid rows [start, start + n); None where a row is missing."""
-        if self._has_gyro:
-            return self._gyro_rows(start, rows)
         out: list[float | None] = []
+        if not self._has_gyro:
+            self._acc_rows(rows, out)
+        elif None not in rows:  # no gap: the common case
+            self._gyro_run(start, rows, out)  # type: ignore[arg-type]
+        else:
+            self._gyro_rows(start, rows, out)
+        return out
+
+    def _acc_rows(self, rows: Sequence[Row | None], out: list[float | None]) -> None:
         for present in _runs(rows):
             if present is None:
                 out.append(None)
@@ -145,10 +157,8 @@ class ActivityEnvelope:
                 out.append(math.sqrt(d0 * d0 + d1 * d1 + d2 * d2) * rate)
                 prev = y
             self._prev = prev
-        return out
 
-    def _gyro_rows(self, start: int, rows: Sequence[Row | None]) -> list[float | None]:
-        out: list[float | None] = []
+    def _gyro_rows(self, start: int, rows: Sequence[Row | None], out: list[float | None]) -> None:
         epoch = self._epoch
         idx = start
         for present in _runs(rows):
@@ -160,29 +170,56 @@ class ActivityEnvelope:
                 if idx % epoch == 0:
                     self._close_epoch()
                 continue
-            ys = self._filter.process([r[3:6] for r in present])
-            # statistics of the epoch in locals: this loop runs for every row
-            b0, b1, b2 = self.bias
-            s0, s1, s2, s3, s4, s5 = self._sums
-            for (y0, y1, y2), r in zip(ys, present, strict=True):
-                d0, d1, d2 = y0 - b0, y1 - b1, y2 - b2
-                out.append(math.sqrt(d0 * d0 + d1 * d1 + d2 * d2))
-                a = math.sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2])
-                s0 += y0
-                s1 += y1
-                s2 += y2
-                s3 += y0 * y0 + y1 * y1 + y2 * y2
-                s4 += a
-                s5 += a * a
-                self._count += 1
-                idx += 1
-                if idx % epoch == 0:
-                    self._sums = [s0, s1, s2, s3, s4, s5]
-                    self._close_epoch()
-                    b0, b1, b2 = self.bias
-                    s0, s1, s2, s3, s4, s5 = self._sums
-            self._sums = [s0, s1, s2, s3, s4, s5]
-        return out
+            self._gyro_run(idx, present, out)
+            idx += len(present)
+
+    def _gyro_run(self, idx: int, rows: Sequence[Row], out: list[float | None]) -> None:
+        """Envelope of present rows from grid row `idx` on, appended to `out`.
+
+        The low-pass (Biquad3.process's recursion, same operations in the same
+        order) and the epoch statistics run in one loop on locals: this is the
+        engine's innermost loop, once per row and side.
+        """
+        lp = self._lowpass
+        if not lp.seeded:
+            lp.seed(rows[0][3:6])
+        b0, b1, b2, a1, a2 = lp.coef
+        p0, p1, p2, q0, q1, q2 = lp.z
+        c0, c1, c2 = self.bias
+        s0, s1, s2, s3, s4, s5 = self._sums
+        count = self._count
+        epoch = self._epoch
+        left = epoch - idx % epoch  # rows until the current epoch closes
+        sqrt = math.sqrt
+        for ax, ay, az, x0, x1, x2 in rows:
+            y0 = b0 * x0 + p0
+            y1 = b0 * x1 + p1
+            y2 = b0 * x2 + p2
+            p0 = b1 * x0 - a1 * y0 + q0
+            p1 = b1 * x1 - a1 * y1 + q1
+            p2 = b1 * x2 - a1 * y2 + q2
+            q0 = b2 * x0 - a2 * y0
+            q1 = b2 * x1 - a2 * y1
+            q2 = b2 * x2 - a2 * y2
+            d0, d1, d2 = y0 - c0, y1 - c1, y2 - c2
+            out.append(sqrt(d0 * d0 + d1 * d1 + d2 * d2))
+            a = sqrt(ax * ax + ay * ay + az * az)
+            s0 += y0
+            s1 += y1
+            s2 += y2
+            s3 += y0 * y0 + y1 * y1 + y2 * y2
+            s4 += a
+            s5 += a * a
+            count += 1
+            left -= 1
+            if not left:
+                self._sums, self._count = [s0, s1, s2, s3, s4, s5], count
+                self._close_epoch()
+                c0, c1, c2 = self.bias
+                s0, s1, s2, s3, s4, s5 = self._sums
+                count, left = self._count, epoch
+        lp.z = [p0, p1, p2, q0, q1, q2]
+        self._sums, self._count = [s0, s1, s2, s3, s4, s5], count
 
     def _new_epoch(self) -> None:
         self._sums = [0.0] * 6  # gyro sums (3), gyro sum of squares, |acc| sum and squares

@@ -26,10 +26,14 @@ class History:
 
     def write(self, start: int, env: Sequence[float | None]) -> None:
         """Store rows [start, start + n); `start` continues where the last write ended."""
-        size, buf = self._size, self._env
-        for i, v in enumerate(env[-size:], start + max(0, len(env) - size)):
-            buf[i % size] = v
-        self._end = start + len(env)
+        size, buf, n = self._size, self._env, len(env)
+        self._end = start + n
+        if n > size:  # only the newest `size` rows are kept
+            start, env, n = start + n - size, env[-size:], size
+        i = start % size
+        head = min(n, size - i)  # rows before the ring wraps around
+        buf[i : i + head] = env[:head]
+        buf[: n - head] = env[head:]
 
     def get(self, i: int) -> float | None:
         """Row `i`, None when missing or not held."""

@@ -86,6 +86,8 @@ class MirrorStage:
 
         Returns (decision row, event) pairs in decision order.
         """
+        if not (self._pending or self._recent or len(self._tasks) > 1):
+            return []  # nothing to decide or forget: most rows of a session
         out: list[tuple[int, MovementEvent]] = []
         while self._pending:
             d, m = min(((self._decision_row(m), m) for m in self._pending), key=_order)

@@ -73,6 +73,7 @@ class OnsetDetector:
         self._settle_until = 0
         self._rest: list[float] = []
         self._past: deque[tuple[int, float, float]] = deque(maxlen=self._keep)
+        self._th = self._thresholds()  # (on, off), kept in step with level and spread
 
     def process(self, start: int, env: Sequence[float | None], history: History) -> list[Movement]:
         """Rows [start, start + n) of the envelope; returns the onsets committed in them.
@@ -81,9 +82,18 @@ class OnsetDetector:
         movements returned earlier are filled in place.
         """
         committed: list[Movement] = []
-        th_on, th_off = self._thresholds()
+        th_on, th_off = self._th
+        epoch = self._epoch
         for idx, x in enumerate(env, start):
-            if x is None:
+            if (
+                x is not None
+                and self._active is None
+                and not (x > th_on and idx >= self._settle_until)
+            ):
+                # at rest (or not allowed to start yet): the common case, tested first
+                self._above = 0
+                self._rest.append(x)
+            elif x is None:
                 self._settle_until = idx + self._settle
                 self._above = 0
                 if self._active is not None:
@@ -101,17 +111,15 @@ class OnsetDetector:
                         self._active.offset = idx
                         self._active = None
                         self.level = None
-                        th_on, th_off = self._thresholds()
-            elif x > th_on and idx >= self._settle_until and self.level is not None:
+                        self._th = self._thresholds()
+                        th_on, th_off = self._th
+            else:  # above k_on, settled, rest level known (else th_on is inf)
                 self._above += 1
                 if self._above >= self._min_on:
                     committed.append(self._commit(idx, history))
-            else:
-                self._above = 0
-                self._rest.append(x)
-            if (idx + 1) % self._epoch == 0:
+            if (idx + 1) % epoch == 0:
                 self._end_epoch(idx)
-                th_on, th_off = self._thresholds()
+                th_on, th_off = self._th
         return committed
 
     def _thresholds(self) -> tuple[float, float]:
@@ -179,4 +187,5 @@ class OnsetDetector:
             w = self._cfg.baseline_fall if med < self.level else self._cfg.baseline_rise
             self.level += w * (med - self.level)
             self.spread = max(self.spread + w * (mad - self.spread), self._floor)
+        self._th = self._thresholds()
         self._past.append((idx + 1, self.level, self.spread))
