@@ -180,9 +180,6 @@ def test_prepare_spool_tightens_spool_wal_and_shm_and_makes_the_data_dir_private
     assert _mode(data) == 0o755
 
 
-@pytest.mark.xfail(
-    strict=True, reason="pipeline/store/spool.py does not call private_files.prepare_spool yet"
-)
 def test_an_existing_spool_readable_by_others_is_tightened_on_open(tmp_path: Path) -> None:
     path = tmp_path / "data" / "spool.sqlite"
     with Spool(path) as spool:

@@ -126,6 +126,13 @@ def analyze(args: argparse.Namespace) -> int:
             f" first at line(s) {lines}",
             file=sys.stderr,
         )
+    if rec.clock_jumps:
+        lines = ", ".join(str(n) for n in rec.clock_jump_lines)
+        print(
+            f"mirrorwatch: {args.file}: clock set back {rec.clock_jumps} time(s), undone;"
+            f" first at line(s) {lines}",
+            file=sys.stderr,
+        )
     fs = rec.fs or settings.engine.fs
     engine = Engine(dataclasses.replace(settings.engine, fs=float(round(fs))))
     spool = (

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline import private_files
 from pipeline.events import MovementEvent
 from pipeline.store import outbox, owner, samples, schema
 from pipeline.store.outbox import DeliveryStatus, Outgoing, Stream
@@ -106,7 +107,7 @@ class Spool:
         self._untold: dict[Stream, int] = {}  # dropped rows not yet in a warning
         self._told_at = -DROP_WARNING_S
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_files.private_dir(path.parent)
         except OSError as exc:
             raise SpoolError(f"cannot create the spool directory {path.parent}: {exc}") from exc
         _create_private(path)
@@ -121,6 +122,8 @@ class Spool:
             raise SpoolError(f"cannot open the spool {path}: {exc}") from exc
         try:
             self._setup()
+            # only once it proved to be a spool: a foreign file is left as it was
+            private_files.prepare_spool(path)
         except sqlite3.Error as exc:
             self._db.close()
             raise SpoolError(f"cannot use the spool {path}: {exc}") from exc

@@ -85,6 +85,7 @@ def test_clock_set_back_or_restarted_gives_the_clean_events(
     events, stderr = _analyze(tmp_path, _faulty(path, tmp_path / "jump.csv", change))
     assert [_key(e) for e in events] == [_key(e) for e in want], name
     assert "skipped" not in stderr  # no row lost to the jump
+    assert "clock set back 1 time(s), undone" in stderr  # counted and said
 
 
 def test_stalled_clock_rows_skipped_and_said(
