@@ -124,8 +124,12 @@ def test_bad_config_names_the_key(tmp_path: Path) -> None:
     cfg.write_text("[engine]\nk_onn = 3\n")
     r = _run(tmp_path, "--config", str(cfg), "demo", "--duration", "10")
     assert r.returncode == 2
-    assert "k_onn" in r.stderr
-    assert "Traceback" not in r.stderr
+    (line,) = r.stderr.splitlines()
+    assert line.startswith("mirrorwatch: ")
+    assert "k_onn" in line
+    # nothing written: the file as it was, no data directory, no spool
+    assert cfg.read_text() == "[engine]\nk_onn = 3\n"
+    assert not (tmp_path / "data").exists()
 
 
 def test_unknown_session_is_a_usage_error(tmp_path: Path) -> None:
