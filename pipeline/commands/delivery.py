@@ -28,6 +28,12 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--timeout", type=float, default=60.0, help="s to keep retrying an unreachable server"
     )
     p.add_argument("--insecure", action="store_true", help="do not verify the https certificate")
+    p.add_argument(
+        "--requeue-quarantined",
+        action="store_true",
+        help="first send the rows the server refused (quarantined) again; those it "
+        "accepts now leave the quarantine",
+    )
     p.set_defaults(handler=push)
 
     p = verbs.add_parser("status", help="spool contents and delivery state")
@@ -54,11 +60,22 @@ def push(args: argparse.Namespace) -> int:
     spool = Spool.in_dir(settings.data_dir, max_bytes=settings.spool_max_bytes)
     writer = InfluxWriter(spool, transport_for(influx), batch_size=influx.batch_size)
     try:
-        result = writer.push(args.timeout)
+        result = writer.push(args.timeout, requeue_quarantined=args.requeue_quarantined)
     finally:
         writer.close()
         spool.close()
     print(f"sent {result.sent} rows to {influx.url}, {result.pending} pending")
+    if args.requeue_quarantined:
+        print(
+            f"requeued quarantined rows: {result.requeued} accepted, "
+            f"{result.refused_again} refused again"
+        )
+    if result.refused_again:
+        print(
+            f"mirrorwatch: the server refused {result.refused_again} quarantined rows again "
+            "(still quarantined, see `mirrorwatch status`)",
+            file=sys.stderr,
+        )
     if result.quarantined:
         print(
             f"mirrorwatch: the server refused {result.quarantined} rows (quarantined, see "

@@ -43,6 +43,7 @@ from influxdb_client.rest import ApiException
 from influxdb_client.service.write_service import WriteService
 
 from pipeline.settings import InfluxSettings
+from pipeline.store import outbox
 from pipeline.store.outbox import Outgoing, Stream
 from pipeline.store.spool import Spool
 
@@ -242,6 +243,8 @@ class PushResult:
     quarantined: int
     pending: int  # rows still waiting after the push
     error: WriteFailed | None  # why it stopped early, None when everything went
+    requeued: int = 0  # quarantined rows sent again that the server accepted this time
+    refused_again: int = 0  # quarantined rows sent again and refused again (still there)
 
 
 class InfluxWriter:
@@ -263,6 +266,8 @@ class InfluxWriter:
         self._refused_streak = 0
         self.sent = 0  # rows acknowledged since this writer started
         self.quarantined = 0  # rows refused and set aside since this writer started
+        self.requeued = 0  # quarantined rows sent again and accepted
+        self.refused_again = 0  # quarantined rows sent again and refused again
 
     def step(self) -> bool:
         """Send one batch of the first stream with pending rows; False if there was none.
@@ -313,15 +318,66 @@ class InfluxWriter:
         self.sent += len(batch)
         self._refused_streak = 0
 
-    def push(self, timeout_s: float) -> PushResult:
-        """Send everything pending, retrying transient failures until `timeout_s` is spent."""
+    def _resend(self, batch: list[tuple[int, Outgoing]], done: set[int]) -> None:
+        """Send quarantined rows (quarantine id, point) again; `done` collects their ids.
+
+        Accepted rows leave the quarantine; a row refused again stays with the new
+        message. Raises WriteFailed when the server could not be asked.
+        """
+        try:
+            self.transport.write([o.line for _, o in batch])
+        except WriteFailed as e:
+            if e.kind not in (Failure.REJECTED, Failure.TOO_LARGE):
+                raise
+            if len(batch) == 1:
+                self._refused_streak += 1
+                if self._refused_streak > MAX_QUARANTINE_STREAK:
+                    raise WriteFailed(
+                        Failure.CONFIG,
+                        f"the server refuses every point ({e.message}); "
+                        "the quarantined rows stay quarantined",
+                    ) from None
+                with self.spool._write() as db:
+                    outbox.refused_again(db, batch[0][0], e.message, time.time())
+                done.add(batch[0][0])
+                self.refused_again += 1
+                return
+            if e.kind is Failure.TOO_LARGE:
+                self.batch_size = max(1, len(batch) // 2)
+            mid = len(batch) // 2
+            self._resend(batch[:mid], done)
+            self._resend(batch[mid:], done)
+            return
+        ids = [i for i, _ in batch]
+        with self.spool._write() as db:
+            outbox.release(db, ids)
+        done.update(ids)
+        self.requeued += len(batch)
+        self._refused_streak = 0
+
+    def push(self, timeout_s: float, *, requeue_quarantined: bool = False) -> PushResult:
+        """Send everything pending, retrying transient failures until `timeout_s` is spent.
+
+        `requeue_quarantined`: first send the quarantined rows again (once each, in
+        each stream's order, before its pending rows); those the server accepts now
+        leave the quarantine.
+        """
         deadline = time.monotonic() + timeout_s
         sent, quarantined = self.sent, self.quarantined
+        requeued, refused_again = self.requeued, self.refused_again
         error = None
+        again = outbox.quarantined(self.spool._db) if requeue_quarantined else []
+        done: set[int] = set()
         self.backoff.reset()  # a push is a fresh start, even after a long outage
         while True:
             try:
-                busy = self.step()
+                todo = [r for r in again if r[0] not in done]
+                if todo:
+                    self._refused_streak = 0
+                    self._resend(todo[: self.batch_size], done)
+                    busy = True
+                else:
+                    busy = self.step()
             except WriteFailed as e:
                 self.spool.note_delivery_error(e.message)
                 delay = self.backoff.next(e.retry_after)
@@ -335,7 +391,14 @@ class InfluxWriter:
             if not busy:
                 break
         pending = self.spool.delivery_status().total_pending
-        return PushResult(self.sent - sent, self.quarantined - quarantined, pending, error)
+        return PushResult(
+            self.sent - sent,
+            self.quarantined - quarantined,
+            pending,
+            error,
+            self.requeued - requeued,
+            self.refused_again - refused_again,
+        )
 
     def close(self) -> None:
         self.transport.close()

@@ -123,6 +123,32 @@ def quarantine(db: sqlite3.Connection, item: Outgoing, message: str, at: float) 
     mark_delivered(db, item.stream, item.row_id)
 
 
+def quarantined(db: sqlite3.Connection) -> list[tuple[int, Outgoing]]:
+    """Every quarantined row as (quarantine id, point), in the order to send them again.
+
+    Streams in sending order, rows by id within a stream: a stream's quarantined
+    rows are older than its pending ones (the cursor moved past them), so sending
+    them first keeps each stream oldest first. The point is the line the server
+    refused, kept even when the size bound has since removed the row itself.
+    """
+    order = {s.value: i for i, s in enumerate(Stream)}
+    rows = db.execute("SELECT id, stream, row_id, line FROM quarantine").fetchall()
+    rows.sort(key=lambda r: (order[r[1]], r[2]))
+    return [(r[0], Outgoing(Stream(r[1]), r[2], r[3])) for r in rows]
+
+
+def release(db: sqlite3.Connection, ids: list[int]) -> None:
+    """The server accepted these quarantined rows (quarantine ids): they leave the quarantine."""
+    db.executemany("DELETE FROM quarantine WHERE id = ?", [(i,) for i in ids])
+
+
+def refused_again(db: sqlite3.Connection, quarantine_id: int, message: str, at: float) -> None:
+    """A quarantined row sent again was refused again: it stays, with the new message."""
+    db.execute(
+        "UPDATE quarantine SET message = ?, at = ? WHERE id = ?", (message, at, quarantine_id)
+    )
+
+
 def set_meta(db: sqlite3.Connection, values: dict[str, str | None]) -> None:
     for key, value in values.items():
         if value is None:

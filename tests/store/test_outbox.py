@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from pipeline.events import Kind, MovementEvent
+from pipeline.store import outbox
 from pipeline.store.outbox import Outgoing, Stream
 from pipeline.store.schema import SCHEMA_VERSION
 from pipeline.store.spool import Spool
@@ -135,6 +136,28 @@ def test_a_quarantined_row_is_set_aside_with_the_message(spool: Spool) -> None:
     assert [o.row_id for o in spool.pending(Stream.EVENTS, 10)] == [ids[1]]
     assert spool.quarantined() == [(bad, "400: field type conflict")]
     assert spool.delivery_status().quarantined == 1
+
+
+def test_quarantined_rows_come_back_oldest_first_per_stream(spool: Spool) -> None:
+    info = spool.start_session(subject="P01", source="x", mode="demo", started_at=T0)
+    spool.add_samples(info.id, [samples(Side.L, 2)])
+    ids = spool.add_events(info.id, [event(1.0), event(2.0)])
+    refused = spool.pending(Stream.SAMPLES, 1) + spool.pending(Stream.EVENTS, 2)[::-1]
+    for item in refused:  # quarantined out of order, across streams
+        spool.quarantine(item, "400: field type conflict")
+    again = outbox.quarantined(spool._db)
+    # events before samples, as the writer drains; within a stream, by row id
+    assert [o for _, o in again] == [refused[2], refused[1], refused[0]]
+    assert [o.row_id for _, o in again[:2]] == ids
+    with spool._write() as db:
+        outbox.release(db, [again[0][0]])
+        outbox.refused_again(db, again[2][0], "400: still a conflict", T0)
+    assert spool.quarantined() == [
+        (refused[0], "400: still a conflict"),
+        (refused[1], "400: field type conflict"),
+    ]
+    assert spool.delivery_status().quarantined == 2
+    assert spool.delivery_status().total_pending == 1  # requeueing moves no cursor
 
 
 def test_errors_are_remembered_for_status(spool: Spool) -> None:

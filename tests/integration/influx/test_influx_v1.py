@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import random
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
-from servers import InfluxDB1
-from spooldata import T0, movement, session
+from servers import InfluxDB1, python_env
+from spooldata import T0, block, movement, session
 
 from pipeline.events import Kind
 from pipeline.settings import InfluxSettings
-from pipeline.store.influx import MAX_QUARANTINE_STREAK, Failure, InfluxWriter, transport_for
+from pipeline.store.influx import (
+    MAX_QUARANTINE_STREAK,
+    Failure,
+    InfluxWriter,
+    Transport,
+    transport_for,
+)
 from pipeline.store.lineproto import wall_ns
 from pipeline.store.outbox import Stream
 from pipeline.store.spool import Spool
@@ -122,3 +131,100 @@ def test_a_server_refusing_every_point_does_not_empty_the_spool_into_quarantine(
         assert (result.sent, result.quarantined) == (0, MAX_QUARANTINE_STREAK)
         assert len(spool.quarantined()) == MAX_QUARANTINE_STREAK
         assert result.pending == 40 - MAX_QUARANTINE_STREAK
+
+
+def test_quarantined_rows_are_requeued_once_the_server_takes_them(
+    influxdb1: InfluxDB1, tmp_path: Path
+) -> None:
+    # As above: an older writer stored lag_ms as text, so mirror events conflict.
+    influxdb1.query("CREATE DATABASE requeue")
+    influxdb1.write(f'movement,subject=OLD lag_ms="n/a" {wall_ns(T0, 0.0)}', "requeue")
+    settings = v1(influxdb1, database="requeue")
+    data = tmp_path / "data"
+    with Spool.in_dir(data) as spool:
+        info = session(spool, subject="V1e")
+        ids = spool.add_events(
+            info.id,
+            [
+                movement(1.0, kind=Kind.UNIMANUAL),
+                movement(2.0),
+                movement(3.0),
+                movement(4.0, kind=Kind.UNIMANUAL),
+            ],
+        )
+        w = InfluxWriter(spool, transport_for(settings), rng=random.Random(5))
+        assert w.push(30.0).quarantined == 2
+        w.close()
+        spool.add_events(info.id, [movement(5.0, kind=Kind.UNIMANUAL)])
+    refused_at = _quarantined_at(data)
+
+    # While the conflict stands: refused again, kept with the server's new answer;
+    # the pending row goes all the same.
+    (tmp_path / "mirrorwatch.toml").write_text('[influx]\napi = "v1"\nbucket = "requeue"\n')
+    env = python_env(
+        {
+            "MIRRORWATCH_DATA_DIR": str(data),
+            "MIRRORWATCH_INFLUX_URL": influxdb1.url,
+            "MIRRORWATCH_INFLUX_TOKEN": f"{influxdb1.user}:{influxdb1.password}",
+            "PYTHONPATH": str(Path(__file__).resolve().parents[3]),
+        }
+    )
+    cli = [sys.executable, "-m", "pipeline.cli", "push", "--requeue-quarantined"]
+    run = subprocess.run(cli, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == (
+        f"sent 1 rows to {influxdb1.url}, 0 pending\n"
+        "requeued quarantined rows: 0 accepted, 2 refused again\n"
+    )
+    assert "refused 2 quarantined rows again" in run.stderr
+    with Spool.in_dir(data) as spool:
+        kept = spool.quarantined()
+    assert [(o.stream, o.row_id) for o, _ in kept] == [
+        (Stream.EVENTS, ids[1]),
+        (Stream.EVENTS, ids[2]),
+    ]
+    assert all("field type conflict" in message for _, message in kept)
+    assert all(a > b for a, b in zip(_quarantined_at(data), refused_at, strict=True))
+
+    # The operator gives the database a new default retention policy (new shards,
+    # no text lag_ms there). The quarantined events go first, in their order, then
+    # what is pending: an event and samples.
+    influxdb1.query("CREATE RETENTION POLICY fresh ON requeue DURATION INF REPLICATION 1 DEFAULT")
+    sent: list[str] = []
+
+    class Recording:
+        def __init__(self, inner: Transport) -> None:
+            self.inner = inner
+
+        def write(self, lines: list[str]) -> None:
+            self.inner.write(lines)
+            sent.extend(lines)
+
+        def close(self) -> None:
+            self.inner.close()
+
+    with Spool.in_dir(data) as spool:
+        spool.add_events(info.id, [movement(6.0)])
+        spool.add_samples(info.id, [block(Side.L, 3)])
+        w = InfluxWriter(spool, Recording(transport_for(settings)), rng=random.Random(6))
+        result = w.push(30.0, requeue_quarantined=True)
+        w.close()
+        assert (result.requeued, result.refused_again, result.sent, result.pending) == (2, 0, 4, 0)
+        assert result.error is None
+        assert spool.quarantined() == []
+        assert spool.delivery_status().quarantined == 0
+    times = [int(line.rsplit(" ", 1)[1]) for line in sent]
+    assert [line.split(",", 1)[0] for line in sent] == ["movement"] * 3 + ["imu"] * 3
+    assert times[:3] == [wall_ns(T0, t) for t in (2.0, 3.0, 6.0)]
+    q = f"SELECT lag_ms FROM requeue.fresh.movement WHERE session = '{info.id}'"
+    assert series(influxdb1, q, database="requeue") == [
+        [wall_ns(T0, t), 42.0] for t in (2.0, 3.0, 6.0)
+    ]
+
+
+def _quarantined_at(data: Path) -> list[float]:
+    db = sqlite3.connect(data / "spool.sqlite")
+    try:
+        return [r[0] for r in db.execute("SELECT at FROM quarantine ORDER BY row_id")]
+    finally:
+        db.close()
