@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
-from pipeline.assessment.guide import Guide, Say, SetTask, Step
+from pipeline.assessment.guide import Guide, Phase, Say, SetTask, Step
 from pipeline.assessment.protocol import Protocol, builtin_protocols, load_protocol
 from pipeline.assessment.results import load_assessment, save_plan, save_timeline
 from pipeline.assessment.text import format_assessment
@@ -34,6 +34,9 @@ from sensors.simulated import SimConfig, Simulation
 from sensors.types import ImuBlock, Side
 
 _KEYS = "p pause/resume, r repeat task, s skip task"
+FINISH_GRACE_S = 2.0
+"""Live wrists stream on after the last task: the session stops this long (s of
+session time) after it, once movements near its end have been decided."""
 
 
 def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -77,6 +80,8 @@ def assess(args: argparse.Namespace) -> int:
     if interactive:
         input(f"Press Enter to start ({_KEYS}; Ctrl-C stops) ")
     clock = {"t": 0.0}
+    stopping: dict[str, asyncio.Event] = {}  # the session's stop, once it runs
+    finished_at: list[float] = []
 
     def apply(steps: list[Step]) -> None:
         for step in steps:
@@ -91,6 +96,12 @@ def assess(args: argparse.Namespace) -> int:
             clock["t"] = max(clock["t"], float(block.t[-1]))
             apply(guide.advance(clock["t"]))
         view.draw(clock["t"])
+        if guide.phase is Phase.FINISHED and opened.live:
+            # a recording or simulation ends by itself; live wrists never do
+            if not finished_at:
+                finished_at.append(clock["t"])
+            if clock["t"] >= finished_at[0] + FINISH_GRACE_S and "stop" in stopping:
+                stopping["stop"].set()
 
     def on_key(key: str) -> None:
         t = clock["t"]
@@ -122,6 +133,7 @@ def assess(args: argparse.Namespace) -> int:
         store_links(opened, writes)
 
         async def main(stop: asyncio.Event) -> None:
+            stopping["stop"] = stop
             with _keys(interactive, on_key):
                 await run_session(
                     opened.source,

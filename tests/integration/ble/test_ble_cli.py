@@ -197,3 +197,75 @@ def test_monitor_with_ble_into_the_spool(rig: Rig, tmp_path: Path) -> None:
             assert block is not None
             assert len(block) > 2.5 * 200, side
             assert np.all(np.diff(block.t) > 0)
+
+
+SHORT_PROTOCOL = """
+name = "short"
+countdown = 1
+rest = 1
+[[task]]
+name = "rest"
+instruction = "Sit still."
+active = "none"
+duration = 3
+[[task]]
+name = "tap-R"
+instruction = "Tap with the right hand."
+active = "R"
+motion = "tapping"
+period = 1.5
+duration = 3
+"""
+
+
+def test_assess_with_ble_runs_the_protocol_into_the_spool(rig: Rig, tmp_path: Path) -> None:
+    """`mirrorwatch assess --source ble --yes`: the protocol is timed on the live wrists,
+    every task window is stored with samples of both wrists, and a report is written."""
+    rig.pair()
+    config = tmp_path / "mirrorwatch.toml"
+    config.write_text(f'[ble]\nleft = "{LEFT}"\nright = "{RIGHT}"\n')
+    protocol = tmp_path / "short.toml"
+    protocol.write_text(SHORT_PROTOCOL)
+    r = mirrorwatch(
+        tmp_path,
+        "--config",
+        str(config),
+        "assess",
+        "--protocol",
+        str(protocol),
+        "--subject",
+        "s2",
+        "--source",
+        "ble",
+        "--yes",
+    )
+    assert r.returncode == 0, r.stderr
+    assert "go: tap-R" in r.stderr
+    session = next(line.split()[1] for line in r.stdout.splitlines() if line.startswith("session "))
+    report = Path(
+        next(
+            line.split(maxsplit=1)[1]
+            for line in r.stdout.splitlines()
+            if line.startswith("report ")
+        )
+    )
+    assert report.is_file()
+    assert "tap-R" in report.read_text()
+
+    from pipeline.assessment.results import load_assessment
+    from pipeline.store.aggregates import Aggregates
+
+    with Spool.in_dir(tmp_path / "data") as spool:
+        info = spool.session(session)
+        assert (info.mode, info.source) == ("assess", f"ble:L={LEFT},R={RIGHT}")
+        assert info.end_reason == "stopped"  # by assess, once the protocol was done
+        result = load_assessment(spool, Aggregates(spool), info)
+        assert [w.name for w in result.windows] == ["rest", "tap-R"]
+        first, last = result.windows[0], result.windows[-1]
+        for side in Side:
+            block = spool.samples(session, side)
+            assert block is not None
+            # the live wrists streamed through the whole protocol, on one clock
+            assert block.t[0] <= first.start
+            assert block.t[-1] >= last.end - 0.1
+            assert np.all(np.diff(block.t) > 0)
