@@ -14,7 +14,7 @@ import os
 import stat
 from pathlib import Path
 
-__all__ = ["open_private", "prepare_spool", "private_dir", "tighten"]
+__all__ = ["create_private", "open_private", "prepare_spool", "private_dir", "tighten"]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,22 @@ def open_private(path: Path) -> None:
     Open it afterwards by name (text, gzip...): opening keeps the mode.
     """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)
+    finally:
+        os.close(fd)
+
+
+def create_private(path: Path) -> None:
+    """Create `path` empty and 0600 unless it exists (then it is left as it is).
+
+    For SQLite files: SQLite gives the -wal and -shm files it creates the mode of
+    the database file, so they are private too.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:
+        return
     try:
         os.fchmod(fd, FILE_MODE)
     finally:

@@ -92,28 +92,27 @@ class Aggregates:
 
     def __init__(self, spool: Spool) -> None:
         self._spool = spool
-        # the spool's transaction helper: committed and synced like its own writes
-        with spool._write() as db:
+        with spool.transaction() as db:
             for statement in _TABLES:
                 db.execute(statement)
 
     def set_note(self, session_id: str, key: str, value: str) -> None:
         """Attach a text value (e.g. a JSON task timeline) to a session."""
-        with self._spool._write() as db:
+        with self._spool.transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO session_notes (session_id, key, value) VALUES (?, ?, ?)",
                 (session_id, key, value),
             )
 
     def note(self, session_id: str, key: str) -> str | None:
-        row = self._spool._db.execute(
+        rows = self._spool.query(
             "SELECT value FROM session_notes WHERE session_id = ? AND key = ?", (session_id, key)
-        ).fetchone()
-        return None if row is None else str(row[0])
+        )
+        return str(rows[0][0]) if rows else None
 
     def put_hours(self, session_id: str, rows: Sequence[HourRow]) -> None:
         """Store (or update) hourly rows in one transaction."""
-        with self._spool._write() as db:
+        with self._spool.transaction() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO hourly (session_id, hour, side, start, seconds, onsets,"
                 " mirror, bimanual, worn_s, valid_s, activity)"
@@ -137,11 +136,11 @@ class Aggregates:
             )
 
     def hours(self, session_id: str) -> list[HourRow]:
-        rows = self._spool._db.execute(
+        rows = self._spool.query(
             "SELECT hour, side, start, seconds, onsets, mirror, bimanual, worn_s, valid_s,"
             " activity FROM hourly WHERE session_id = ? ORDER BY hour, side",
             (session_id,),
-        ).fetchall()
+        )
         return [
             HourRow(int(h), Side(s), a, sec, int(o), int(m), int(b), w, v, act)
             for h, s, a, sec, o, m, b, w, v, act in rows
@@ -150,7 +149,7 @@ class Aggregates:
     def add_warnings(self, session_id: str, warnings: Sequence[DataWarning]) -> None:
         if not warnings:
             return
-        with self._spool._write() as db:
+        with self._spool.transaction() as db:
             db.executemany(
                 "INSERT INTO warnings (session_id, t, side, kind, message) VALUES (?, ?, ?, ?, ?)",
                 [
@@ -160,8 +159,8 @@ class Aggregates:
             )
 
     def warnings(self, session_id: str) -> list[DataWarning]:
-        rows = self._spool._db.execute(
+        rows = self._spool.query(
             "SELECT t, side, kind, message FROM warnings WHERE session_id = ? ORDER BY t, id",
             (session_id,),
-        ).fetchall()
+        )
         return [DataWarning(t, None if s is None else Side(s), k, m) for t, s, k, m in rows]

@@ -20,13 +20,12 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import re
 import secrets
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,7 +109,10 @@ class Spool:
             private_files.private_dir(path.parent)
         except OSError as exc:
             raise SpoolError(f"cannot create the spool directory {path.parent}: {exc}") from exc
-        _create_private(path)
+        try:
+            private_files.create_private(path)
+        except OSError as exc:
+            raise SpoolError(f"cannot create the spool {path}: {exc.strerror or exc}") from exc
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a commit
             # happens exactly where the docstrings say. check_same_thread=False
@@ -467,6 +469,16 @@ class Spool:
             )
             self._untold, self._told_at = {}, now
 
+    # -- tables kept beside the spool's own (pipeline/store/aggregates.py) ---------
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A write transaction on the spool's connection, committed and synced at its end."""
+        return self._write()
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """The rows of a read-only query on the spool's connection."""
+        return self._db.execute(sql, params).fetchall()
+
     # -- housekeeping ----------------------------------------------------------
 
     def counts(self) -> dict[str, int]:
@@ -485,25 +497,6 @@ class Spool:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def _create_private(path: Path) -> None:
-    """Create an empty spool file readable by its owner alone, unless one exists.
-
-    The spool holds health data; SQLite gives the -wal and -shm files it creates the
-    mode of the database file, so they are private too. fchmod, because a umask could
-    take bits from os.open's mode but never add group or other bits back.
-    """
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    except OSError as exc:
-        raise SpoolError(f"cannot create the spool {path}: {exc.strerror or exc}") from exc
-    try:
-        os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
 
 
 def _session_info(row: Sequence[Any]) -> SessionInfo:
