@@ -128,6 +128,7 @@ class VictoriaMetrics(Server):
         if tls is not None:
             argv += ["-tls", f"-tlsCertFile={tls[0]}", f"-tlsKeyFile={tls[1]}"]
         self.auth = auth
+        self._metrics_read_at = -1e9
         url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
         super().__init__(argv, url, self._health, data_dir.with_suffix(".log"))
 
@@ -157,6 +158,18 @@ class VictoriaMetrics(Server):
         status, out = http("POST", f"{self.url}/api/v1/export", body, self._headers())
         assert status == 200, out
         return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def counter(self, name: str) -> float:
+        """The server's own metric `name` from /metrics, summed over its label sets."""
+        # 1.79 serves /metrics from a cache refreshed at most once a second
+        time.sleep(max(0.0, self._metrics_read_at + 1.1 - time.monotonic()))
+        status, out = http("GET", f"{self.url}/metrics", headers=self._headers())
+        self._metrics_read_at = time.monotonic()
+        assert status == 200, out
+        lines = out.decode().splitlines()
+        return sum(
+            float(x.rsplit(" ", 1)[1]) for x in lines if x.startswith((f"{name}{{", f"{name} "))
+        )
 
     def points(
         self, metric: str, session: str, expect: int | None = None

@@ -10,6 +10,7 @@ import dataclasses
 import logging
 import math
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -28,6 +29,7 @@ from pipeline.engine import Engine
 from pipeline.events import Kind
 from pipeline.session import run_session
 from pipeline.settings import Settings
+from pipeline.store import outbox
 from pipeline.store.influx import (
     Backoff,
     Failure,
@@ -43,6 +45,15 @@ from sensors.simulated import SimConfig, SimulatedSource, simulate
 from sensors.types import Side
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+ROWS_RECEIVED = "vm_rows_inserted_total"
+"""VictoriaMetrics's count of values received (one per field of a point) since it started."""
+
+
+def fields(lines: list[str]) -> int:
+    """How many field values these line-protocol points carry."""
+    return sum(len(re.split(r"(?<!\\) ", line)[1].split(",")) for line in lines)
 
 
 def writer(spool: Spool, url: str, *, token: str = "any-token", batch: int = 64) -> InfluxWriter:
@@ -99,6 +110,8 @@ def test_a_resent_batch_overwrites_itself(vm: VictoriaMetrics, tmp_path: Path) -
         info = session(spool, subject="P02")
         spool.add_events(info.id, [movement(1.0), movement(3.0)])
         spool.add_samples(info.id, [block(Side.R, 200, seed=3)])
+        lines = [o.line for s in Stream for o in spool.pending(s, 1000)]
+        received = vm.counter(ROWS_RECEIVED)
         w = writer(spool, vm.url)
         assert w.push(30.0).sent == 202
         before = (vm.points("imu_ay", info.id, 200), vm.points("movement_coupling", info.id, 2))
@@ -114,6 +127,8 @@ def test_a_resent_batch_overwrites_itself(vm: VictoriaMetrics, tmp_path: Path) -
     assert len(after[0]) == 200
     assert len(after[1]) == 2
     assert after == before
+    # the server did receive every point twice (the instrument the outage test uses)
+    assert vm.counter(ROWS_RECEIVED) - received == 2 * fields(lines)
 
 
 @dataclasses.dataclass
@@ -125,6 +140,7 @@ class Outage:
     after: float = 0.0  # the return to the session's end (final push included)
     waits: list[float] = dataclasses.field(default_factory=list)  # the writer's backoff
     status: DeliveryStatus | None = None  # just before the return
+    cursors: dict[Stream, int] = dataclasses.field(default_factory=dict)  # then
 
 
 @pytest.mark.timeout(150)  # a minute away by design; room for a loaded machine
@@ -188,6 +204,7 @@ def test_server_stopped_mid_session_then_restarted(
             )
             with Spool.in_dir(settings.data_dir) as reader:
                 seen.status = reader.delivery_status()
+                seen.cursors = {s: outbox.cursor(reader._db, s) for s in Stream}
             seen.waits = waits()
             await asyncio.to_thread(vm.start)
             back_at = time.monotonic()
@@ -237,8 +254,25 @@ def test_server_stopped_mid_session_then_restarted(
         onsets = [ts for ts, _, _ in vm.points("movement_peak_active", info.id, len(events))]
         assert sorted(onsets) == sorted(ms(T0, e.event.t_onset) for e in events)
         assert len(events) >= 5
+        # Deduplication would hide a point sent twice from the reads above: since its
+        # restart the server received exactly the rows pending then, each once.
+        assert vm.counter(ROWS_RECEIVED) == fields(_sent_after(spool.path, seen.cursors))
     finally:
         vm.stop()
+
+
+def _sent_after(path: Path, cursors: dict[Stream, int]) -> list[str]:
+    """The points of every row after `cursors`, from a copy of the spool at `path`."""
+    db = sqlite3.connect(":memory:")
+    source = sqlite3.connect(path)
+    try:
+        source.backup(db)
+        for stream, upto in cursors.items():
+            db.execute("UPDATE delivery SET delivered_id = ? WHERE stream = ?", (upto, stream))
+        return [o.line for s in Stream for o in outbox.pending(db, s, 10**9)]
+    finally:
+        source.close()
+        db.close()
 
 
 def test_rows_pending_when_the_process_is_killed_arrive_on_restart(
