@@ -40,6 +40,8 @@ _REORDER_WINDOW = 64
 # After this long without packets (s) the counter may have wrapped any number of times:
 # only the ticks can tell continuity then.
 _SEQ_MEMORY = 10.0
+# A packet this much sample time (s) behind the newest one is no late copy.
+_MAX_REORDER_S = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,13 +160,13 @@ class BlockAssembler:
         if frame.seq is not None and modulus is not None and fresh and not frame.restarted:
             # far behind means the counter restarted: the ticks tell whether the clock did
             ahead = (frame.seq - (self._last_seq or 0)) % modulus
-            if ahead == 0:
+            if ahead == 0 and frame.tick == self._last_raw_tick:
                 self._duplicates += 1
                 return None
-            if modulus - ahead <= _REORDER_WINDOW and self._late_copy(frame, modulus - ahead):
+            if 0 < modulus - ahead <= _REORDER_WINDOW and self._late_copy(frame, modulus - ahead):
                 self._out_of_order += 1
                 return None
-            if ahead > _REORDER_WINDOW:
+            if ahead > _REORDER_WINDOW or ahead == 0:
                 ahead = 1  # a restarted counter: the packets in between are unknown
         tick, measured = self._tick(frame, ahead)
         epoch = self._clock.epoch
@@ -209,6 +211,10 @@ class BlockAssembler:
         """
         if self._last_raw_tick is None:
             return True
+        if behind * len(frame) / frame.odr_hz > _MAX_REORDER_S:
+            # BLE delivers notifications in order; only the host's queues can swap a
+            # few. Seconds behind with matching ticks is a reboot that restarted both.
+            return False
         per_packet = len(frame) * frame.tick_hz / frame.odr_hz
         back = self._last_raw_tick - frame.tick
         modulus = self._decoder.tick_modulus

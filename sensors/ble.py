@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
@@ -17,11 +18,13 @@ from dataclasses import dataclass
 from bleak import BleakScanner
 from bleak.backends.device import BLEDevice
 
-from sensors.assembler import BlockAssembler
+from sensors.assembler import AssemblerStats, BlockAssembler
 from sensors.ble_config import BleConfig
 from sensors.ble_link import SERVICE_UUID, LinkStatus, SharedScanner, WristLink
 from sensors.protocols.mirrorwatch import MirrorWatchDecoder
 from sensors.types import ImuBlock, RawPacket, Side
+
+log = logging.getLogger(__name__)
 
 PROFILE = "mirrorwatch-v1"
 
@@ -99,6 +102,7 @@ class BleSource:
             for side, address in self.addresses.items()
         }
         tasks = [asyncio.create_task(link.run()) for link in self.links.values()]
+        told = dict.fromkeys(Side, (0, 0))  # clock restarts and stalls already logged
         try:
             while True:
                 packet = await _next(packets, tasks)
@@ -107,6 +111,9 @@ class BleSource:
                 link = self.links[packet.side]
                 stats = assembler.stats
                 link.lost, link.skipped = stats.lost, stats.malformed
+                if (stats.resets, stats.stalled) != told[packet.side]:
+                    _tell_clock(packet.side, stats, told[packet.side])
+                    told[packet.side] = (stats.resets, stats.stalled)
                 for block in blocks:
                     yield block
         finally:
@@ -122,6 +129,21 @@ class BleSource:
         self.status[status.side] = status
         for callback in self._listeners:
             callback(status)
+
+
+def _tell_clock(side: Side, stats: AssemblerStats, told: tuple[int, int]) -> None:
+    """Log a sensor clock restart or a stalled tick counter (the assembler handled it)."""
+    if stats.resets > told[0]:
+        log.warning(
+            "%s: sensor clock restarted (%d so far: %d set back, %d ahead); re-anchored",
+            side,
+            stats.resets,
+            stats.clock_back,
+            stats.clock_forward,
+        )
+    if stats.stalled > told[1] and told[1] == 0:
+        # a frozen counter repeats every packet: once is enough, the count is in the stats
+        log.warning("%s: sensor clock stalled; packets timed from their samples", side)
 
 
 async def _next(packets: asyncio.Queue[RawPacket], links: list[asyncio.Task[None]]) -> RawPacket:

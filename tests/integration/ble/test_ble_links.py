@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -286,3 +287,35 @@ def test_connects_scanned_devices_and_reads_the_battery_periodically(rig: Rig) -
     assert batteries[-1] == 55
     assert run.source.status[Side.R].battery == 87
     assert right.connects == 1
+
+
+def test_a_wrist_that_reboots_is_re_anchored_counted_and_logged(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The left board reboots mid-session (its tick counter starts again from zero):
+    the stream goes on, in order on the session clock, and the restart is counted
+    and logged once."""
+    left, _right = rig.pair()
+    config = BleConfig(left=LEFT, right=RIGHT)
+
+    async def reboot() -> None:
+        left.drop_link()
+        await left.firmware.power_off()
+        left.firmware.power_on()
+
+    def crash() -> None:
+        rig.do(lambda: asyncio.get_running_loop().create_task(reboot()))
+
+    with caplog.at_level(logging.WARNING, logger="sensors.ble"):
+        run = asyncio.run(stream(config, until=6.0, script=[(2.0, crash)], watch=Side.L))
+    print(f"first left block {run.first_block_after[Side.L] * 1e3:.0f} ms after the reboot")
+    stats = run.source.assemblers[Side.L].stats
+    assert stats.resets == 1
+    assert run.source.assemblers[Side.R].stats.resets == 0
+    t = np.concatenate([b.t for b in run.blocks[Side.L]])
+    assert np.all(np.diff(t) > 0)
+    assert t[-1] >= 6.0
+    assert len(t) >= 0.8 * 6.0 * 200  # the samples after the reboot arrive too
+    told = [r.getMessage() for r in caplog.records if "clock restarted" in r.getMessage()]
+    assert len(told) == 1
+    assert told[0].startswith("L: sensor clock restarted (1 so far")

@@ -88,10 +88,17 @@ class WristFirmware:
     _grid_i: int = 0
     _next_odr: int | None = None
     _task: asyncio.Task[None] | None = None
+    _restarted: bool = False  # flag bit1 in the next packet
 
     def power_on(self) -> None:
-        """Boot: counters from zero, sampling begins. Call on the emulator's loop."""
+        """Boot: counters from zero, sampling begins. Call on the emulator's loop.
+
+        The first packet after boot says so (flag bit1); if the link is down then,
+        as after a crash, the gateway sees the ticks and sequence numbers start over.
+        """
         self._boot = self._grid_t = self.clock()
+        self._index = self._grid_i = self._seq = 0
+        self._restarted = True
         self._rng = np.random.default_rng(self.config.seed)
         self._task = asyncio.get_running_loop().create_task(self._sample_forever())
 
@@ -219,7 +226,8 @@ class WristFirmware:
 
     def _pack(self, first: int, raw: np.ndarray) -> bytes:
         c = self.config
-        flags = 0b001  # gyro present; gravity included, clock never restarted here
+        flags = 0b011 if self._restarted else 0b001  # gyro present; gravity included
+        self._restarted = False
         tick = self._tick_at(self._sample_time(first))
         ranges = c.acc_range | c.gyro_range << 4
         header = struct.pack(
