@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import logging
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -19,6 +20,8 @@ from pipeline.commands import UsageError
 from pipeline.settings import InfluxSettings, Settings
 from pipeline.store.outbox import DeliveryStatus
 from pipeline.store.spool import Spool
+
+log = logging.getLogger(__name__)
 
 
 def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,6 +60,11 @@ def push(args: argparse.Namespace) -> int:
 
     settings: Settings = args.settings
     influx = influx_settings(settings, args.insecure)
+    if influx.insecure:
+        print(
+            f"mirrorwatch: insecure: the certificate of {influx.url} is not verified",
+            file=sys.stderr,
+        )
     spool = Spool.in_dir(settings.data_dir, max_bytes=settings.spool_max_bytes)
     writer = InfluxWriter(spool, transport_for(influx), batch_size=influx.batch_size)
     try:
@@ -97,6 +105,8 @@ def continuous_delivery(settings: Settings) -> Callable[[asyncio.Event], Awaitab
     async def job(stored: asyncio.Event) -> None:
         from pipeline.store.influx import InfluxWriter, deliver, transport_for
 
+        if influx.insecure:
+            log.warning("insecure: the certificate of %s is not verified", influx.url)
         # Its own connection: the session's spool is busy in the store task.
         spool = Spool.in_dir(settings.data_dir, max_bytes=settings.spool_max_bytes)
         writer = InfluxWriter(spool, transport_for(influx), batch_size=influx.batch_size)

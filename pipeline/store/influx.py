@@ -27,12 +27,14 @@ import gzip
 import json
 import logging
 import random
+import re
 import secrets
 import ssl
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import warnings
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -127,6 +129,24 @@ def _server_message(body: str) -> str:
     return text[:500] or "no message"
 
 
+def unreachable(url: str, detail: str) -> WriteFailed:
+    """A write that got no HTTP answer; `detail` is the connection or TLS error's text.
+
+    A certificate that does not verify will not fix itself: that needs a person,
+    with a message saying so; anything else (refused, reset, timeout) is retried.
+    """
+    text = " ".join(detail.split())
+    if found := re.search(r"certificate verify failed:? ?([^'\"()]*)", text, re.IGNORECASE):
+        why = found.group(1).strip() or "certificate verify failed"
+        return WriteFailed(
+            Failure.CONFIG,
+            f"{url}: the server's certificate is not trusted ({why}): put its CA in "
+            "SSL_CERT_FILE, or skip the check with --insecure (insecure = true in "
+            "[influx]); data stays in the spool until then",
+        )
+    return WriteFailed(Failure.UNAVAILABLE, f"cannot reach {url}: {text[:500]}")
+
+
 class Transport(Protocol):
     def write(self, lines: list[str]) -> None:
         """Send points; return only once the server acknowledged them, else raise WriteFailed."""
@@ -149,6 +169,10 @@ class ClientTransport:
             enable_gzip=False,
             verify_ssl=not settings.insecure,
         )
+        if settings.insecure:
+            # The caller says so once (`push` on stderr, a session in its log);
+            # urllib3 would add two lines with a source path for every new host.
+            warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
         # The write service is what WriteApi's synchronous mode calls; used directly
         # it takes a pre-compressed body with its Content-Encoding.
         self._service = WriteService(self._client.api_client)  # type: ignore[no-untyped-call]
@@ -165,10 +189,12 @@ class ClientTransport:
                 content_type="text/plain; charset=utf-8",
             )
         except ApiException as e:
+            if not e.status:  # no answer: influxdb-client wraps urllib3's SSLError so
+                raise unreachable(s.url, str(e.reason)) from None
             retry_after = e.headers.get("Retry-After") if e.headers else None
             raise classify(e.status, e.body or "", retry_after, s.url) from None
         except (urllib3.exceptions.HTTPError, OSError) as e:
-            raise WriteFailed(Failure.UNAVAILABLE, f"cannot reach {s.url}: {e}") from None
+            raise unreachable(s.url, str(e)) from None
 
     def close(self) -> None:
         self._client.close()  # type: ignore[no-untyped-call]
@@ -202,7 +228,7 @@ class V1Transport:
             text = e.read().decode("utf-8", "replace")
             raise classify(e.code, text, e.headers.get("Retry-After"), s.url) from None
         except (urllib.error.URLError, OSError) as e:
-            raise WriteFailed(Failure.UNAVAILABLE, f"cannot reach {s.url}: {e}") from None
+            raise unreachable(s.url, str(e)) from None
 
     def close(self) -> None:
         """Nothing to close: one connection per request."""

@@ -12,6 +12,7 @@ from pipeline.store.influx import (
     Failure,
     classify,
     parse_retry_after,
+    unreachable,
 )
 
 URL = "https://db.example:8086"
@@ -74,3 +75,23 @@ def test_retry_after_wins_over_a_shorter_backoff_but_is_capped() -> None:
     b = Backoff(random.Random(4), base_s=0.5, cap_s=60.0)
     assert b.next(retry_after=30.0) == 30.0
     assert b.next(retry_after=86_400.0) == MAX_RETRY_AFTER_S
+
+
+def test_no_answer_is_retried_but_an_untrusted_certificate_needs_a_person() -> None:
+    # urllib3's SSLError as influxdb-client passes it on (ApiException status 0)
+    tls = (
+        "SSLError\nHTTPSConnectionPool(host='127.0.0.1', port=8086): Max retries exceeded "
+        "with url: /api/v2/write (Caused by SSLError(SSLCertVerificationError(1, '[SSL: "
+        "CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer "
+        "certificate (_ssl.c:1006)')))"
+    )
+    failure = unreachable(URL, tls)
+    assert failure.kind is Failure.CONFIG
+    assert failure.needs_person
+    assert "certificate is not trusted (unable to get local issuer certificate)" in (
+        failure.message
+    )
+    assert "\n" not in failure.message
+    refused = unreachable(URL, "<urlopen error [Errno 111] Connection refused>")
+    assert refused.kind is Failure.UNAVAILABLE
+    assert refused.message == f"cannot reach {URL}: <urlopen error [Errno 111] Connection refused>"

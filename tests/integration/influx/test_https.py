@@ -142,11 +142,6 @@ def test_the_ca_given_delivers_while_verifying(
     assert len(vm.points("movement_mirror_ratio", sid)) == EVENTS
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline/store/influx.py reports the TLS failure as 'answered 0: no message' "
-    "(influxdb-client's ApiException(status=0) for urllib3's SSLError)",
-)
 def test_untrusted_certificate_message_says_so(
     tls: tuple[VictoriaMetrics, Path], tmp_path: Path
 ) -> None:
@@ -156,11 +151,6 @@ def test_untrusted_certificate_message_says_so(
     assert "certificate" in push.stderr.lower()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="--insecure prints urllib3's InsecureRequestWarning (two lines with a source "
-    "path) instead of one line of ours",
-)
 def test_insecure_warns_once_in_one_line(tls: tuple[VictoriaMetrics, Path], tmp_path: Path) -> None:
     vm, _ = tls
     _pending_spool(tmp_path / "data")
