@@ -5,8 +5,9 @@
 N simulated pairs (two wrists each, `--fs` Hz with gyro, packets of 4 samples,
 `home-day` with a different seed per pair) run at once in one asyncio loop, each
 its own `pipeline.session.run_session` with its own engine, paced in real time
-for `--seconds`; N = 1, 2, 4, 8, ... A gateway has one data directory, so all
-pairs write to one spool file, each session through its own connection (a
+for `--seconds`; N = 1, 2, 4, 8, ... up to the first N that fails, then
+`--refine` bisection steps between it and the last N that kept up. A gateway has
+one data directory, so all pairs write to one spool file, each session through its own connection (a
 session's writer thread owns its `Spool` while it runs; SQLite lets one
 connection write at a time and the others wait for the lock). Raw samples are
 stored (`monitor --store-samples`, the heavier case) unless `--no-samples`. The
@@ -18,7 +19,7 @@ time it was due (its last sample's time after the common start). A step keeps
 up when the largest lag stays under `--lag-limit` s, the lag at the end is not
 more than 0.5 s above the lag after the first second (not growing), and the
 store dropped no raw samples (the session drops the oldest when its writer
-falls behind). Stepping stops at the first N that does not keep up. CPU count,
+falls behind) and no session failed (e.g. its spool lock wait timed out). CPU count,
 load average and this process's CPU use are printed per step: on the shared
 2-core machine other work competes, so the answer is a lower bound for an idle
 gateway of this size.
@@ -97,10 +98,11 @@ class Step:
     drain: float  # s from the last block due to every session done
     cpu: float  # process CPU s / wall s (cores used)
     load: tuple[float, float, float]
+    failed: list[str]  # sessions that ended with an error, e.g. the spool's lock timed out
 
     @property
     def keeps_up(self) -> bool:
-        return self.end_lag <= self.first_lag + 0.5 and self.dropped == 0
+        return self.end_lag <= self.first_lag + 0.5 and self.dropped == 0 and not self.failed
 
     def line(self) -> str:
         return (
@@ -109,12 +111,17 @@ class Step:
             f"  drain {self.drain:5.1f} s  samples {self.samples:>9,} stored"
             f" {self.dropped:>8,} dropped  events {self.events:4d}"
             f"  cpu {self.cpu:4.2f} cores  load {self.load[0]:.1f}"
+            + (
+                f"\n      {len(self.failed)} sessions failed: {self.failed[0]}"
+                if self.failed
+                else ""
+            )
         )
 
 
 async def run_step(
     blocks: list[list[ImuBlock]], cfg: EngineConfig, path: Path, store_samples: bool
-) -> tuple[list[SessionResult], list[LagEngine], float, int]:
+) -> tuple[list[SessionResult | BaseException], list[LagEngine], float, int]:
     spools = [Spool(path) for _ in blocks]
     try:
         infos = [
@@ -125,11 +132,14 @@ async def run_step(
         ]
         engines = [LagEngine(cfg) for _ in blocks]
         Clock.start = time.monotonic() + 0.5
+        # every session must have finished, its writer thread too, before the
+        # connections close: one failing session must not cut the others short
         results = await asyncio.gather(
             *(
                 run_session(PacedSource(b), e, s, info.id, store_samples=store_samples)
                 for b, e, s, info in zip(blocks, engines, spools, infos, strict=True)
-            )
+            ),
+            return_exceptions=True,
         )
         done = time.monotonic() - Clock.start
         stored = spools[0].counts()["samples"]
@@ -139,56 +149,75 @@ async def run_step(
     return results, engines, done, stored
 
 
+def run_pairs(blocks: list[list[ImuBlock]], cfg: EngineConfig, store_samples: bool) -> Step:
+    """One step: these pairs at once, in real time, into one fresh spool file."""
+    tmp = Path(tempfile.mkdtemp(prefix="mw-capacity-"))
+    load = os.getloadavg()
+    try:
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        results, engines, done, stored = asyncio.run(
+            run_step(blocks, cfg, tmp / "spool.sqlite", store_samples)
+        )
+        cpu = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    done_ok = [r for r in results if isinstance(r, SessionResult)]
+    lags = np.array([x for e in engines for x in e.lags])
+    due, lag = lags[:, 0], lags[:, 1]
+    return Step(
+        pairs=len(blocks),
+        max_lag=float(lag.max()),
+        first_lag=float(lag[due <= 1.0].max()),
+        end_lag=float(lag[due >= due.max() - 1.0].max()),
+        dropped=sum(r.dropped_samples for r in done_ok),
+        samples=stored,
+        events=sum(len(r.events) for r in done_ok),
+        drain=done - float(due.max()),
+        cpu=cpu,
+        load=load,
+        failed=[f"{type(r).__name__}: {r}" for r in results if isinstance(r, BaseException)],
+    )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     p.add_argument("--seconds", type=float, default=30.0, help="s of real time per step")
     p.add_argument("--fs", type=float, default=100.0, help="Hz per wrist")
+    p.add_argument("--min-pairs", type=int, default=1, help="first N")
     p.add_argument("--max-pairs", type=int, default=256)
     p.add_argument("--lag-limit", type=float, default=1.0, help="s")
     p.add_argument("--scenario", default="home-day")
     p.add_argument("--no-samples", action="store_true", help="events only, no raw samples")
+    p.add_argument("--refine", type=int, default=2, help="bisection steps after the first failure")
     args = p.parse_args()
 
     cfg = dataclasses.replace(EngineConfig(), fs=args.fs)
     rendered: list[list[ImuBlock]] = []
     print(f"cpus {os.cpu_count()}, load average {os.getloadavg()} at start")
     steps: list[Step] = []
-    n = 1
-    while n <= args.max_pairs:
+
+    def measure(n: int) -> bool:
         while len(rendered) < n:
             sim = simulate(
                 args.scenario, SimConfig(fs=args.fs, duration=args.seconds, seed=len(rendered))
             )
             rendered.append(list(sim.blocks()))
-        tmp = Path(tempfile.mkdtemp(prefix="mw-capacity-"))
-        load = os.getloadavg()
-        try:
-            wall0, cpu0 = time.perf_counter(), time.process_time()
-            results, engines, done, stored = asyncio.run(
-                run_step(rendered[:n], cfg, tmp / "spool.sqlite", not args.no_samples)
-            )
-            cpu = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        lags = np.array([x for e in engines for x in e.lags])
-        due, lag = lags[:, 0], lags[:, 1]
-        step = Step(
-            pairs=n,
-            max_lag=float(lag.max()),
-            first_lag=float(lag[due <= 1.0].max()),
-            end_lag=float(lag[due >= due.max() - 1.0].max()),
-            dropped=sum(r.dropped_samples for r in results),
-            samples=stored,
-            events=sum(len(r.events) for r in results),
-            drain=done - float(due.max()),
-            cpu=cpu,
-            load=load,
-        )
+        step = run_pairs(rendered[:n], cfg, not args.no_samples)
         steps.append(step)
         print(step.line(), flush=True)
-        if not (step.keeps_up and step.max_lag <= args.lag_limit):
+        return step.keeps_up and step.max_lag <= args.lag_limit
+
+    good, n = 0, args.min_pairs
+    while n <= args.max_pairs and measure(n):
+        good, n = n, n * 2
+    for _ in range(args.refine if n <= args.max_pairs else 0):
+        mid = (good + n) // 2
+        if mid in (good, n):
             break
-        n *= 2
+        if measure(mid):
+            good = mid
+        else:
+            n = mid
     ok = [s.pairs for s in steps if s.keeps_up and s.max_lag <= args.lag_limit]
     what = "events only" if args.no_samples else "raw samples stored"
     print(

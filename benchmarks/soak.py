@@ -188,7 +188,9 @@ def main() -> None:
     # the bound drops the oldest raw samples every commit once full; counted below
     logging.getLogger("pipeline.store").setLevel(logging.ERROR)
 
-    print(f"cpus {os.cpu_count()}, load average {os.getloadavg()} at start")
+    arenas = os.environ.get("MALLOC_ARENA_MAX")
+    env = "" if arenas is None else f"MALLOC_ARENA_MAX={arenas}"
+    print(f"cpus {os.cpu_count()}, load average {os.getloadavg()} at start {env}")
     tmp = Path(tempfile.mkdtemp(prefix="mw-soak-"))
     try:
         samples, counts, dropped = soak(args, tmp)
@@ -216,7 +218,7 @@ def main() -> None:
     )
     title = (
         f"soak: {args.hours:g} h home-day, 2 wrists at {args.fs:g} Hz, raw samples stored,"
-        f" spool bound {args.spool_mb:g} MiB\nrss at hour 1 {base:.1f} MB,"
+        f" spool bound {args.spool_mb:g} MiB {env}\nrss at hour 1 {base:.1f} MB,"
         f" max deviation after {deviation:+.1f} MB: {'PASS' if ok else 'FAIL'}"
     )
     plot(samples, base, args.tolerance_mb, title, args.png)
