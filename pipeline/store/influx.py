@@ -363,7 +363,7 @@ class InfluxWriter:
                         f"the server refuses every point ({e.message}); "
                         "the quarantined rows stay quarantined",
                     ) from None
-                with self.spool._write() as db:
+                with self.spool.transaction() as db:
                     outbox.refused_again(db, batch[0][0], e.message, time.time())
                 done.add(batch[0][0])
                 self.refused_again += 1
@@ -375,7 +375,7 @@ class InfluxWriter:
             self._resend(batch[mid:], done)
             return
         ids = [i for i, _ in batch]
-        with self.spool._write() as db:
+        with self.spool.transaction() as db:
             outbox.release(db, ids)
         done.update(ids)
         self.requeued += len(batch)
@@ -392,7 +392,10 @@ class InfluxWriter:
         sent, quarantined = self.sent, self.quarantined
         requeued, refused_again = self.requeued, self.refused_again
         error = None
-        again = outbox.quarantined(self.spool._db) if requeue_quarantined else []
+        again = []
+        if requeue_quarantined:
+            with self.spool.transaction() as db:
+                again = outbox.quarantined(db)
         done: set[int] = set()
         self.backoff.reset()  # a push is a fresh start, even after a long outage
         while True:

@@ -145,11 +145,12 @@ def test_quarantined_rows_come_back_oldest_first_per_stream(spool: Spool) -> Non
     refused = spool.pending(Stream.SAMPLES, 1) + spool.pending(Stream.EVENTS, 2)[::-1]
     for item in refused:  # quarantined out of order, across streams
         spool.quarantine(item, "400: field type conflict")
-    again = outbox.quarantined(spool._db)
+    with spool.transaction() as db:
+        again = outbox.quarantined(db)
     # events before samples, as the writer drains; within a stream, by row id
     assert [o for _, o in again] == [refused[2], refused[1], refused[0]]
     assert [o.row_id for _, o in again[:2]] == ids
-    with spool._write() as db:
+    with spool.transaction() as db:
         outbox.release(db, [again[0][0]])
         outbox.refused_again(db, again[2][0], "400: still a conflict", T0)
     assert spool.quarantined() == [

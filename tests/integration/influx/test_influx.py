@@ -204,7 +204,8 @@ def test_server_stopped_mid_session_then_restarted(
             )
             with Spool.in_dir(settings.data_dir) as reader:
                 seen.status = reader.delivery_status()
-                seen.cursors = {s: outbox.cursor(reader._db, s) for s in Stream}
+                rows = reader.query("SELECT stream, delivered_id FROM delivery")
+                seen.cursors = {Stream(s): int(upto) for s, upto in rows}
             seen.waits = waits()
             await asyncio.to_thread(vm.start)
             back_at = time.monotonic()
