@@ -20,13 +20,14 @@ from pipeline.assessment.results import load_assessment, save_plan, save_timelin
 from pipeline.assessment.text import format_assessment
 from pipeline.assessment.timeline import nominal_schedule, scripted, session_length
 from pipeline.commands import speed
-from pipeline.commands.delivery import continuous_delivery
+from pipeline.commands.delivery import continuous_delivery, delivery_line
 from pipeline.commands.sources import open_source, store_links
 from pipeline.engine import Engine
 from pipeline.events import Event, Kind, MovementEvent
 from pipeline.session import run_session, run_until_signalled
 from pipeline.settings import Settings
 from pipeline.store.aggregates import Aggregates
+from pipeline.store.outbox import DeliveryStatus
 from pipeline.store.spool import Spool
 from pipeline.store.write_queue import WriteQueue
 from sensors.scenarios import plan_protocol
@@ -132,6 +133,9 @@ def assess(args: argparse.Namespace) -> int:
         writes = WriteQueue(info.id)
         store_links(opened, writes)
 
+        def on_delivery(d: DeliveryStatus) -> None:
+            view.delivery = delivery_line(d, time.time())
+
         async def main(stop: asyncio.Event) -> None:
             stopping["stop"] = stop
             with _keys(interactive, on_key):
@@ -144,7 +148,7 @@ def assess(args: argparse.Namespace) -> int:
                     on_event=view.event,
                     on_block=on_block,
                     stop=stop,
-                    background=continuous_delivery(settings),
+                    background=continuous_delivery(settings, on_delivery),
                     writes=writes,
                     wait_for_store=args.speed is None and not opened.live,
                 )
@@ -175,6 +179,7 @@ class _View:
         self._moves = {Side.L: 0, Side.R: 0}
         self._mirrors = {Side.L: 0, Side.R: 0}
         self._drawn = 0.0
+        self.delivery = ""  # delivery_line() of the last status, when delivering
 
     def say(self, text: str, step: Say | None = None) -> None:
         if step is not None and step.cue and not self._tty:
@@ -196,7 +201,8 @@ class _View:
         hands = "  ".join(
             f"{s.value}: {self._moves[s]} moves {self._mirrors[s]} mirror" for s in Side
         )
-        self._s.write(f"\r\033[Kt={t:6.1f} s  {self.task or 'rest':<14} {hands}")
+        tail = f"  {self.delivery}" if self.delivery else ""
+        self._s.write(f"\r\033[Kt={t:6.1f} s  {self.task or 'rest':<14} {hands}{tail}")
         self._s.flush()
 
     def close(self) -> None:

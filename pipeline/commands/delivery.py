@@ -96,8 +96,13 @@ def push(args: argparse.Namespace) -> int:
     return 0
 
 
-def continuous_delivery(settings: Settings) -> Callable[[asyncio.Event], Awaitable[None]] | None:
-    """A `run_session` background job delivering while the session runs; None if unconfigured."""
+def continuous_delivery(
+    settings: Settings, on_status: Callable[[DeliveryStatus], None] | None = None
+) -> Callable[[asyncio.Event], Awaitable[None]] | None:
+    """A `run_session` background job delivering while the session runs; None if unconfigured.
+
+    `on_status` gets the delivery status every few seconds (for the live view).
+    """
     if settings.influx is None:
         return None
     influx = settings.influx
@@ -111,7 +116,7 @@ def continuous_delivery(settings: Settings) -> Callable[[asyncio.Event], Awaitab
         spool = Spool.in_dir(settings.data_dir, max_bytes=settings.spool_max_bytes)
         writer = InfluxWriter(spool, transport_for(influx), batch_size=influx.batch_size)
         try:
-            await deliver(writer, stored)
+            await deliver(writer, stored, on_status=on_status)
         finally:
             writer.close()
             spool.close()
@@ -151,6 +156,17 @@ def status(args: argparse.Namespace) -> int:
     if delivery.last_error is not None:
         print(f"error    {delivery.last_error} ({_age(delivery.last_error_at, now)} ago)")
     return 0
+
+
+def delivery_line(d: DeliveryStatus, now: float) -> str:
+    """The live view's word on delivery: pending rows, the oldest's age, a current error."""
+    if d.total_pending == 0:
+        text = "influx: up to date"
+    else:
+        age = _age(d.oldest_pending, now)
+        text = f"influx: {d.total_pending} pending" + (f", oldest {age}" if age else "")
+    failing = d.last_error is not None and (d.last_delivery_at or 0.0) < (d.last_error_at or 0.0)
+    return text + (f" ({d.last_error})" if failing else "")
 
 
 def _as_json(

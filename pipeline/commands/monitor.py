@@ -10,7 +10,7 @@ import time
 from typing import TextIO
 
 from pipeline.commands import UsageError, speed
-from pipeline.commands.delivery import continuous_delivery
+from pipeline.commands.delivery import continuous_delivery, delivery_line
 from pipeline.commands.sources import Opened, open_source, store_links
 from pipeline.engine import Engine
 from pipeline.events import Event, MovementEvent
@@ -18,6 +18,7 @@ from pipeline.monitoring import Monitor
 from pipeline.session import SessionResult, run_session, run_until_signalled
 from pipeline.settings import Settings
 from pipeline.store.aggregates import Aggregates
+from pipeline.store.outbox import DeliveryStatus
 from pipeline.store.spool import Spool
 from pipeline.store.write_queue import WriteQueue
 from sensors.simulated import SimConfig, Simulation, simulate
@@ -81,6 +82,9 @@ def monitor(args: argparse.Namespace) -> int:
             if isinstance(event, MovementEvent):
                 mon.event(event)
 
+        def on_delivery(d: DeliveryStatus) -> None:
+            status.delivery = delivery_line(d, time.time())
+
         async def main(stop: asyncio.Event) -> SessionResult:
             return await run_session(
                 opened.source,
@@ -91,7 +95,7 @@ def monitor(args: argparse.Namespace) -> int:
                 on_event=on_event,
                 on_block=on_block,
                 stop=stop,
-                background=continuous_delivery(settings),
+                background=continuous_delivery(settings, on_delivery),
                 writes=writes,
                 wait_for_store=args.speed is None and not opened.live,
             )
@@ -135,6 +139,7 @@ class _Status:
         self._tty = stream.isatty()
         self._opened = opened
         self._drawn = 0.0
+        self.delivery = ""  # delivery_line() of the last status, when delivering
 
     def line(self, t: float, mon: Monitor) -> str:
         c = mon.counts
@@ -148,7 +153,9 @@ class _Status:
                 f"today {c.onsets[side]} moves {c.mirror[side]} mirror"
             )
         h, m = divmod(int(t) // 60, 60)
-        return f"{h:2d}:{m:02d} h  " + "  |  ".join(sides)
+        return f"{h:2d}:{m:02d} h  " + "  |  ".join(
+            [*sides, *([self.delivery] if self.delivery else [])]
+        )
 
     def draw(self, t: float, mon: Monitor) -> None:
         now = time.monotonic()

@@ -26,6 +26,7 @@ import email.utils
 import gzip
 import json
 import logging
+import math
 import random
 import re
 import secrets
@@ -35,6 +36,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -46,7 +48,7 @@ from influxdb_client.service.write_service import WriteService
 
 from pipeline.settings import InfluxSettings
 from pipeline.store import outbox
-from pipeline.store.outbox import Outgoing, Stream
+from pipeline.store.outbox import DeliveryStatus, Outgoing, Stream
 from pipeline.store.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -439,14 +441,22 @@ async def deliver(
     *,
     poll_s: float = 1.0,
     final_timeout_s: float = 10.0,
+    on_status: Callable[[DeliveryStatus], None] | None = None,
+    status_every_s: float = 5.0,
 ) -> None:
     """Drain continuously until `finished` is set, then push what is left for a while.
 
     Never raises for server trouble: a session must not end because the network
     did. A token or configuration problem is logged once per distinct message.
+    `on_status` receives the spool's delivery status (pending rows, the oldest's
+    age, the last error) about every `status_every_s`, for a live view.
     """
     reported: str | None = None
+    told_at = -math.inf
     while not finished.is_set():
+        if on_status is not None and time.monotonic() - told_at >= status_every_s:
+            told_at = time.monotonic()
+            on_status(await asyncio.to_thread(writer.spool.delivery_status))
         try:
             busy = await asyncio.to_thread(writer.step)
         except WriteFailed as e:
