@@ -17,6 +17,7 @@ four rows, numpy's per-call cost is larger than the arithmetic.
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass, field
 
 from sensors.types import ImuBlock, Side
@@ -48,13 +49,16 @@ class AlignStats:
 class _SideBuffer:
     """Samples of one side not yet behind the grid, plus the one just before it."""
 
-    __slots__ = ("has_gyro", "t", "watermark", "x")
+    __slots__ = ("covered", "fs", "has_gyro", "lerp", "t", "watermark", "x")
 
-    def __init__(self) -> None:
+    def __init__(self, fs: float) -> None:
+        self.fs = fs
         self.t: list[float] = []
         self.x: list[Row] = []
         self.has_gyro: bool | None = None
+        self.lerp = _lerp3  # rows of acc x, y, z; _lerp6 once a gyro is known
         self.watermark = -math.inf
+        self.covered = -1  # last grid index the samples reach, -1 before any
 
     def append(self, block: ImuBlock, stats: AlignStats) -> bool:
         """Buffer the block's samples; False if it held none that were not late."""
@@ -63,13 +67,14 @@ class _SideBuffer:
             return False
         if self.has_gyro is None:
             self.has_gyro = block.gyr is not None
+            self.lerp = _lerp6 if self.has_gyro else _lerp3
         elif self.has_gyro != (block.gyr is not None):
             raise ValueError(f"side {block.side} changed gyroscope presence mid-session")
         if block.lost:
             stats.lost[block.side] += block.lost
         rows = block.acc.tolist()
         if block.gyr is not None:  # joining Python lists beats np.concatenate on 4 rows
-            rows = [a + g for a, g in zip(rows, block.gyr.tolist(), strict=True)]
+            rows = list(map(operator.add, rows, block.gyr.tolist()))  # same length: shapes checked
         if t[0] <= self.watermark:
             late = 0
             while late < len(t) and t[late] <= self.watermark:
@@ -81,6 +86,7 @@ class _SideBuffer:
         self.t.extend(t)
         self.x.extend(rows)
         self.watermark = t[-1]
+        self.covered = math.floor(self.watermark * self.fs + _EPS)
         return True
 
     def sample(self, k0: int, k1: int, fs: float, max_gap: float) -> list[Row | None]:
@@ -90,14 +96,20 @@ class _SideBuffer:
         if last < 0:
             return [None] * (k1 + 1 - k0)  # before this side's first sample
         out: list[Row | None] = []
-        j = 0
         eps = _EPS
+        lerp = self.lerp
+        # ts[j] and ts[j + 1] live in t0 and t1 (inf past the last sample): this loop
+        # runs once per grid row and side, and indexing costs more than the arithmetic.
+        j = 0
+        t0 = ts[0]
+        t1 = ts[1] if last > 0 else math.inf
         for k in range(k0, k1 + 1):
             tk = k / fs
             high = tk + eps
-            while j < last and ts[j + 1] <= high:
+            while t1 <= high:
                 j += 1
-            t0 = ts[j]
+                t0 = t1
+                t1 = ts[j + 1] if j < last else math.inf
             if t0 > high:
                 out.append(None)  # before this side's first sample
             elif t0 >= tk - eps:
@@ -105,29 +117,33 @@ class _SideBuffer:
             elif j == last:
                 out.append(None)  # timed out: nothing after the last sample yet
             else:
-                span = ts[j + 1] - t0
+                span = t1 - t0
                 if span > max_gap:
                     out.append(None)
                 else:
-                    out.append(_lerp(xs[j], xs[j + 1], (tk - t0) / span))
+                    out.append(lerp(xs[j], xs[j + 1], (tk - t0) / span))
         if j > 0:
             del ts[:j], xs[:j]
         return out
 
 
-def _lerp(a: Row, b: Row, w: float) -> Row:
-    """a + w * (b - a) per channel, spelled out: a comprehension over zip costs ~3x."""
-    if len(a) == 6:
-        a0, a1, a2, a3, a4, a5 = a
-        b0, b1, b2, b3, b4, b5 = b
-        return [
-            a0 + w * (b0 - a0),
-            a1 + w * (b1 - a1),
-            a2 + w * (b2 - a2),
-            a3 + w * (b3 - a3),
-            a4 + w * (b4 - a4),
-            a5 + w * (b5 - a5),
-        ]
+# a + w * (b - a) per channel, spelled out: a comprehension over zip costs ~3x.
+
+
+def _lerp6(a: Row, b: Row, w: float) -> Row:
+    a0, a1, a2, a3, a4, a5 = a
+    b0, b1, b2, b3, b4, b5 = b
+    return [
+        a0 + w * (b0 - a0),
+        a1 + w * (b1 - a1),
+        a2 + w * (b2 - a2),
+        a3 + w * (b3 - a3),
+        a4 + w * (b4 - a4),
+        a5 + w * (b5 - a5),
+    ]
+
+
+def _lerp3(a: Row, b: Row, w: float) -> Row:
     a0, a1, a2 = a
     b0, b1, b2 = b
     return [a0 + w * (b0 - a0), a1 + w * (b1 - a1), a2 + w * (b2 - a2)]
@@ -161,7 +177,7 @@ class Aligner:
 
     def reset(self) -> None:
         """Forget all samples, as at session start."""
-        self._left, self._right = _SideBuffer(), _SideBuffer()
+        self._left, self._right = _SideBuffer(self._fs), _SideBuffer(self._fs)
         self._buffers = {Side.L: self._left, Side.R: self._right}
         self._next = None
         self.stats = AlignStats()
@@ -176,19 +192,15 @@ class Aligner:
             waited = high - self._max_wait
             timed_out = math.ceil(waited * fs - _EPS) - 1 if math.isfinite(waited) else -1
             for buf in (left, right):
-                covered = math.floor(buf.watermark * fs + _EPS) if buf.t else -1
-                k_end = min(k_end, max(covered, timed_out))
+                k_end = min(k_end, max(buf.covered, timed_out))
         if k_end < self._next:
             return None
         k0, gap = self._next, self._gap
-        chunk = AlignedChunk(
-            start=k0,
-            n=k_end + 1 - k0,
-            rows={
-                _L: left.sample(k0, k_end, fs, gap[bool(left.has_gyro)]),
-                _R: right.sample(k0, k_end, fs, gap[bool(right.has_gyro)]),
-            },
-            has_gyro={_L: left.has_gyro, _R: right.has_gyro},
-        )
+        rows = {
+            _L: left.sample(k0, k_end, fs, gap[bool(left.has_gyro)]),
+            _R: right.sample(k0, k_end, fs, gap[bool(right.has_gyro)]),
+        }
+        has_gyro = {_L: left.has_gyro, _R: right.has_gyro}
+        chunk = AlignedChunk(k0, k_end + 1 - k0, rows, has_gyro)  # positional: faster
         self._next = k_end + 1
         return chunk

@@ -81,17 +81,23 @@ class Engine:
 
     def _process(self, chunk: AlignedChunk) -> list[Event]:
         # Fixed-size steps bound the look-back a decision needs, whatever the chunk.
-        out: list[Event] = []
-        for i in range(0, chunk.n, self._step):
-            out.extend(self._step_rows(chunk, i, min(i + self._step, chunk.n)))
-        self._rows += chunk.n
+        n, step = chunk.n, self._step
+        if n <= step:  # live blocks: one step
+            out = self._step_rows(chunk, 0, n)
+        else:
+            out = []
+            for i in range(0, n, step):
+                out.extend(self._step_rows(chunk, i, min(i + step, n)))
+        self._rows += n
         return out
 
     def _step_rows(self, chunk: AlignedChunk, i0: int, i1: int) -> list[Event]:
         start = chunk.start + i0
         timeline: list[tuple[int, int, str, Event]] = []
         for side in _SIDES:
-            rows = chunk.rows[side][i0:i1]
+            rows = chunk.rows[side]
+            if i1 - i0 < chunk.n:
+                rows = rows[i0:i1]
             history = self._histories[side]
             envelope = self._envelopes.get(side)
             if envelope is None:

@@ -187,9 +187,11 @@ class ActivityEnvelope:
         p0, p1, p2, q0, q1, q2 = lp.z
         c0, c1, c2 = self.bias
         s0, s1, s2, s3, s4, s5 = self._sums
+        # The epoch's row count is kept off the per-row path: `count` rows before this
+        # run (or since the last close), plus `todo - left` rows of it done so far.
         count = self._count
         epoch = self._epoch
-        left = epoch - idx % epoch  # rows until the current epoch closes
+        left = todo = epoch - idx % epoch  # rows until the current epoch closes
         sqrt = math.sqrt
         for ax, ay, az, x0, x1, x2 in rows:
             y0 = b0 * x0 + p0
@@ -210,16 +212,16 @@ class ActivityEnvelope:
             s3 += y0 * y0 + y1 * y1 + y2 * y2
             s4 += a
             s5 += a * a
-            count += 1
             left -= 1
             if not left:
-                self._sums, self._count = [s0, s1, s2, s3, s4, s5], count
+                self._sums, self._count = [s0, s1, s2, s3, s4, s5], count + todo
                 self._close_epoch()
                 c0, c1, c2 = self.bias
                 s0, s1, s2, s3, s4, s5 = self._sums
                 count, left = self._count, epoch
+                todo = epoch
         lp.z = [p0, p1, p2, q0, q1, q2]
-        self._sums, self._count = [s0, s1, s2, s3, s4, s5], count
+        self._sums, self._count = [s0, s1, s2, s3, s4, s5], count + todo - left
 
     def _new_epoch(self) -> None:
         self._sums = [0.0] * 6  # gyro sums (3), gyro sum of squares, |acc| sum and squares

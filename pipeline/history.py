@@ -31,8 +31,11 @@ class History:
         if n > size:  # only the newest `size` rows are kept
             start, env, n = start + n - size, env[-size:], size
         i = start % size
-        head = min(n, size - i)  # rows before the ring wraps around
-        buf[i : i + head] = env[:head]
+        if i + n <= size:  # the usual case: no wrap around the ring's end
+            buf[i : i + n] = env
+            return
+        head = size - i
+        buf[i:] = env[:head]
         buf[: n - head] = env[head:]
 
     def get(self, i: int) -> float | None:

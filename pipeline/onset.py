@@ -84,6 +84,8 @@ class OnsetDetector:
         committed: list[Movement] = []
         th_on, th_off = self._th
         epoch = self._epoch
+        left = epoch - start % epoch  # rows until the current epoch ends
+        rest = self._rest
         for idx, x in enumerate(env, start):
             if (
                 x is not None
@@ -92,7 +94,7 @@ class OnsetDetector:
             ):
                 # at rest (or not allowed to start yet): the common case, tested first
                 self._above = 0
-                self._rest.append(x)
+                rest.append(x)
             elif x is None:
                 self._settle_until = idx + self._settle
                 self._above = 0
@@ -117,9 +119,11 @@ class OnsetDetector:
                 self._above += 1
                 if self._above >= self._min_on:
                     committed.append(self._commit(idx, history))
-            if (idx + 1) % epoch == 0:
+            left -= 1
+            if not left:
                 self._end_epoch(idx)
                 th_on, th_off = self._th
+                rest, left = self._rest, epoch
         return committed
 
     def _thresholds(self) -> tuple[float, float]:
