@@ -8,7 +8,8 @@ of 4) through `pipeline.session.run_session` with a real engine, raw samples and
 events committed to a real spool in a temporary directory, hourly aggregates and
 warnings (pipeline.monitoring.Monitor) stored as the hours are decided. The spool
 is bounded (`--spool-mb`, like `[spool] max_mb`), so over a day the oldest raw
-samples are dropped and disk use stays flat; 24 h of raw samples would be ~1 GB.
+samples are dropped and disk use stays flat; 24 h of raw samples would be ~2.3 GB
+(about 130 bytes a row with its index).
 
 The simulator renders each wrist 10 s at a time (sensors/simulated.py), so the
 day is never held in memory; its plan (the day's movements, a few thousand
