@@ -27,7 +27,7 @@ from typing import TypeVar
 
 from pipeline.engine import Engine, EngineStats
 from pipeline.events import Event, MovementEvent
-from pipeline.store.spool import SessionInfo, Spool
+from pipeline.store.spool import SessionInfo, Spool, SpoolBusy
 from pipeline.store.write_queue import Taken, WriteQueue
 from sensors.source import Source
 from sensors.types import ImuBlock, Side
@@ -146,15 +146,22 @@ async def run_session(
         queue.on_put = wake.set
         loop = asyncio.get_running_loop()
         warned = (-_DROP_WARNING_S, 0)
+        busy = -_DROP_WARNING_S
         with ThreadPoolExecutor(1, thread_name_prefix="spool-writer") as executor:
             while True:
                 finished = computed.is_set()  # before take(): nothing put after is missed
                 taken, progress = queue.take(), fed
                 room.set()
                 lost = sum(queue.dropped.values())
-                await loop.run_in_executor(
-                    executor, _commit, spool, session_id, taken, progress, lost
-                )
+                try:
+                    await loop.run_in_executor(
+                        executor, _commit, spool, session_id, taken, progress, lost
+                    )
+                except SpoolBusy as e:
+                    # another process (push, report) held the lock: keep the rest, retry
+                    queue.put_back(taken)
+                    busy = _warn_busy(e, busy)
+                    finished = False
                 if finished:
                     break
                 warned = _warn_dropped(queue, warned)
@@ -169,10 +176,18 @@ async def run_session(
         finally:
             stored_all.set()
 
-    jobs: list[Awaitable[None]] = [read(), compute(), store_then_signal()]
-    if background is not None:
-        jobs.append(background(stored_all))
-    await asyncio.gather(*jobs)
+    async def beside() -> None:
+        if background is not None:
+            await background(stored_all)
+
+    try:
+        # A TaskGroup, not gather: if one job fails, the others are cancelled and
+        # awaited, so the writer thread is done before the caller closes the spool.
+        async with asyncio.TaskGroup() as group:
+            for job in (read(), compute(), store_then_signal(), beside()):
+                group.create_task(job)
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0] from None  # the first failure tells the story
     dropped = sum(queue.dropped.values())
     if dropped:
         log.warning("the store fell behind: %d raw samples were not stored", dropped)
@@ -188,12 +203,26 @@ async def run_session(
 
 
 def _commit(spool: Spool, session_id: str, taken: Taken, progress: float, lost: int) -> None:
-    """One round of the writer (in its thread): writes, then samples, then progress."""
-    for write in taken.writes:
-        write(spool)
+    """One round of the writer (in its thread): writes, then samples, then progress.
+
+    What is committed leaves `taken`, so after a failure it holds just the rest.
+    """
+    while taken.writes:
+        taken.writes[0](spool)
+        del taken.writes[0]
     if taken.blocks:
         spool.add_samples(session_id, taken.blocks)
+        taken.blocks.clear()
     spool.note_progress(session_id, progress, lost)
+
+
+def _warn_busy(error: SpoolBusy, warned_at: float) -> float:
+    """Log a busy spool at most once a minute; returns when it was last logged."""
+    now = time.monotonic()
+    if now - warned_at < _DROP_WARNING_S:
+        return warned_at
+    log.warning("%s; retrying (raw samples wait, bounded)", error)
+    return now
 
 
 def _warn_dropped(queue: WriteQueue, warned: tuple[float, int]) -> tuple[float, int]:

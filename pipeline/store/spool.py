@@ -62,6 +62,10 @@ class SpoolError(Exception):
     """A spool problem worth one line to the user (bad file, unknown session, ...)."""
 
 
+class SpoolBusy(SpoolError):
+    """Another connection held the write lock beyond the busy timeout; worth a retry."""
+
+
 @dataclass(frozen=True, slots=True)
 class SessionInfo:
     """One stored session.
@@ -192,7 +196,8 @@ class Spool:
             # rather than failing halfway through the transaction.
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            raise SpoolError(f"cannot write to the spool {self.path}: {exc}") from exc
+            error = SpoolBusy if "locked" in str(exc) else SpoolError
+            raise error(f"cannot write to the spool {self.path}: {exc}") from exc
         try:
             yield self._db
             self._db.execute("COMMIT")

@@ -85,6 +85,9 @@ class WriteQueue:
             return
         self._blocks.append(block)
         self._waiting += len(block)
+        self._bound()
+
+    def _bound(self) -> None:
         while self._waiting > self.max_samples:
             old = self._blocks.popleft()
             self._waiting -= len(old)
@@ -97,6 +100,13 @@ class WriteQueue:
         self._blocks.clear()
         self._waiting = 0
         return taken
+
+    def put_back(self, taken: Taken) -> None:
+        """Return what a writer could not commit, ahead of what came since (the bound holds)."""
+        self._writes[:0] = taken.writes
+        self._blocks.extendleft(reversed(taken.blocks))
+        self._waiting += sum(len(b) for b in taken.blocks)
+        self._bound()
 
     def _woken(self) -> None:
         if self.on_put is not None:
