@@ -46,6 +46,10 @@ class EngineConfig:
     max_active: float = 120.0  # s of activity after which the rest level is learnt anew
     k_mirror: float = 6.0  # contralateral peak above rest, in rest spreads, to count
     min_coupling: float = 0.5  # envelope correlation needed for sub-threshold activity
+    z_copy: float = 7.0  # matched score (rest-noise units) that alone makes a copy mirror
+    min_copy_ratio: float = 0.03  # a matched copy weaker than this is body motion, not mirror
+    z_gate: float = 3.0  # matched score a peak above k_mirror must also reach
+    noise_memory: float = 0.1  # s over which an envelope's rest noise stays correlated
     bimanual_ratio: float = 0.6  # contra/active ratio from which both hands are intended
     min_completeness: float = 0.8  # of the other side's window, below: indeterminate
     grade_ratios: tuple[float, float, float] = field(default=(0.15, 0.4, 0.8))
@@ -63,6 +67,7 @@ class EngineConfig:
             "min_off",
         )
         _positive(self, "k_on", "k_off", "k_mirror", "max_duration", "lag_window", "max_active")
+        _positive(self, "z_copy", "noise_memory")
         for name in ("gyro_lowpass", "acc_lowpass"):
             if not 0 < getattr(self, name) < self.fs / 2:
                 raise ConfigError(f"{name}: must be between 0 and fs/2")

@@ -16,7 +16,8 @@ import numpy as np
 
 from pipeline.config import EngineConfig
 from pipeline.events import Kind, MovementEvent
-from pipeline.history import History
+from pipeline.history import BoolArray, History
+from pipeline.matched import Copy, find_copy
 from pipeline.onset import Movement, OnsetDetector
 from sensors.types import FloatArray, Side
 
@@ -57,6 +58,8 @@ class MirrorStage:
         self._post = cfg.samples(cfg.lag_window)
         self._max_dur = cfg.samples(cfg.max_duration)
         self._min_off = cfg.samples(cfg.min_off)
+        self._lead = cfg.samples(0.03)  # a copy may seem to lead by filter and grid jitter
+        self._memory = cfg.noise_memory * cfg.fs
         self._pending: list[Movement] = []
         self._recent: list[_Decided] = []
         self._tasks: list[Task] = [Task(-math.inf, None, None)]
@@ -147,6 +150,15 @@ class MirrorStage:
         """Whether a movement of `side` known by row `d` began in rows [lo, d]."""
         return any(lo <= mv.onset <= d for mv in self._known(side, d))
 
+    def _match(
+        self, template: FloatArray, other: tuple[FloatArray, BoolArray], rest: tuple[float, float]
+    ) -> Copy | None:
+        """The other hand's best match to the active envelope (pipeline/matched.py)."""
+        env, valid = other
+        level, spread = rest
+        lags = range(-self._lead, self._post + 1)
+        return find_copy(template, env - level, valid, spread, lags, self._memory)
+
     def _partner(self, m: Movement, d: int) -> Movement | None:
         """The closest other-side onset within lag_window of `m`, known by row `d`."""
         near = [
@@ -187,30 +199,35 @@ class MirrorStage:
         start = active.start  # fractional grid row where the active hand began
         lag: float | None = None  # rows from the active to the other hand's onset
         rest_c = rest[c]
+        copy_ratio: float | None = None  # the matched amplitude, when only it saw the copy
+        if contra is None and rest_c is not None:
+            copy = self._match(excess[a], env[c], rest_c)
+            z = -math.inf if copy is None else copy.score
+            if peak_c > cfg.k_mirror * rest_c[1] and coupling >= cfg.min_coupling:
+                lag = xlag if z >= cfg.z_gate else None  # a peak of another shape: not a copy
+            elif copy is not None and z >= cfg.z_copy and copy.ratio >= cfg.min_copy_ratio:
+                lag, copy_ratio = copy.lag, copy.ratio
         if contra is not None:
             lag = contra.onset - active.onset
-        elif (
-            rest_c is not None
-            and peak_c > cfg.k_mirror * rest_c[1]
-            and coupling >= cfg.min_coupling
-        ):
-            lag = xlag
-            if peak_c > peak_a or task.active is c:
-                # The other hand is the one moving on purpose. If a movement of its
-                # own covers this onset, this is that movement's late copy, already
-                # in its event; else its onset fell inside activity of its own still
-                # going on, so only the copy was seen and the event is that hand's.
-                if self._inside_movement(c, m.onset, d):
-                    return None
-                # A movement of its own starting later in the window gets its own
-                # event: then this onset stays this hand's (a twitch, mostly).
-                if not self._starts_within(c, a0, d):
-                    a, c, peak_a, peak_c = c, a, peak_c, peak_a
-                    start, lag = start + xlag, -xlag
+        elif lag is not None and (peak_c > peak_a or task.active is c):
+            # The other hand is the one moving on purpose. If a movement of its
+            # own covers this onset, this is that movement's late copy, already
+            # in its event; else its onset fell inside activity of its own still
+            # going on, so only the copy was seen and the event is that hand's.
+            if self._inside_movement(c, m.onset, d):
+                return None
+            # A movement of its own starting later in the window gets its own
+            # event: then this onset stays this hand's (a twitch, mostly).
+            if not self._starts_within(c, a0, d):
+                a, c, peak_a, peak_c = c, a, peak_c, peak_a
+                start, lag = start + lag, -lag
+                copy_ratio = None
         if peak_a < cfg.min_peak:
             return None  # a twitch or jitter at rest, not a voluntary movement
         significant = lag is not None
         ratio = peak_c / peak_a if significant and peak_a > 0 else 0.0
+        if copy_ratio is not None:
+            ratio = copy_ratio  # the peak of a copy under the rest noise is mostly noise
         lag_ms = None if lag is None else lag / cfg.fs * 1000.0
         if significant:
             intended = task.active is a

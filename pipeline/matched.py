@@ -1,0 +1,70 @@
+"""Matched detection of a weak, delayed copy of the active hand's activity in the other.
+
+A mirror movement below the other hand's rest noise has no peak a threshold can
+see, but its shape is known: it follows the active hand's envelope, scaled down
+and a little late. Projecting the other hand's envelope (rest level removed,
+noise left signed so it averages out) on the active envelope at each allowed lag
+gives the least-squares amplitude of the copy, and in units of the projection's
+rest noise, a score that grows with the square root of the movement's energy
+instead of being capped by the noise.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.history import BoolArray
+from sensors.types import FloatArray
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    """The best-matching copy: `score` in rest-noise units, `ratio` its amplitude
+    relative to the template, `lag` rows it follows the template (negative: leads)."""
+
+    score: float
+    ratio: float
+    lag: int
+
+
+def find_copy(
+    template: FloatArray,
+    other: FloatArray,
+    valid: BoolArray,
+    spread: float,
+    lags: range,
+    corr_rows: float,
+) -> Copy | None:
+    """The lag in `lags` where `other` best matches `template`, None if nothing matches.
+
+    `template` is the active hand's envelope above its rest level; `other` the other
+    hand's envelope minus its rest level, same rows, `valid` where it has data;
+    `spread` its rest noise (robust standard deviation of one row); `corr_rows` how
+    many rows apart its rest noise becomes independent (its low-pass memory), which
+    makes a projection noisier than white noise would.
+    """
+    n = template.shape[0]
+    if n == 0 or spread <= 0 or other.shape[0] != n or valid.shape[0] != n:
+        return None
+    y = np.where(valid, other, 0.0)
+    noise = spread * math.sqrt(max(corr_rows, 1.0))
+    best: Copy | None = None
+    for lag in lags:
+        if abs(lag) >= n:
+            continue
+        if lag >= 0:
+            x, yy, v = template[: n - lag], y[lag:], valid[lag:]
+        else:
+            x, yy, v = template[-lag:], y[: n + lag], valid[: n + lag]
+        x = np.where(v, x, 0.0)  # rows where the other hand has no data say nothing
+        energy = float(np.dot(x, x))
+        if energy <= 0.0:
+            continue
+        projection = float(np.dot(x, yy))
+        score = projection / (noise * math.sqrt(energy))
+        if best is None or score > best.score:
+            best = Copy(score, projection / energy, lag)
+    return best
