@@ -37,7 +37,8 @@ class Engine:
         self._aligner = Aligner(c.fs, c.max_wait, c.max_gap, c.max_gap_no_gyro)
         self._envelopes: dict[Side, ActivityEnvelope] = {}
         look_back = c.pre + c.max_duration + c.lag_window + c.max_backdate + 2 * _STEP_S + 1.0
-        self._histories = {s: History(c.samples(look_back)) for s in Side}
+        self._look_back = c.samples(look_back)
+        self._histories = {s: History(self._look_back) for s in Side}
         self._detectors: dict[Side, OnsetDetector] = {}
         self._mirror = MirrorStage(c, self._histories, self._detectors)
         self._step = c.samples(_STEP_S)
@@ -68,6 +69,8 @@ class Engine:
 
     def reset(self) -> None:
         self._aligner.reset()
+        for side in Side:  # the mirror stage holds this dict: refill it, do not replace it
+            self._histories[side] = History(self._look_back)
         self._envelopes.clear()
         self._detectors.clear()
         self._mirror.reset()

@@ -157,3 +157,11 @@ def test_a_task_with_a_known_active_hand_grades_strong_copies_as_mirror() -> Non
     assert all(m.event.task == f"move-{m.truth.side.value}" for m in s.matches)
     hits, n = s.bimanual_accuracy()
     assert hits == n  # a task for both hands keeps bimanual movements bimanual
+
+
+def test_reset_forgets_everything(drill: Simulation) -> None:
+    engine = Engine()
+    first = _run(engine, drill.blocks())
+    engine.reset()
+    assert _as_lines(_run(engine, drill.blocks())) == _as_lines(first)
+    assert _as_lines(first) == _as_lines(_run(Engine(), drill.blocks()))
