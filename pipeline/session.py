@@ -39,6 +39,7 @@ COMMIT_INTERVAL_S = 0.25
 """Raw samples and progress are committed this often (wall s): a killed process
 loses at most about this much, and the disk sees a few syncs per second."""
 _DROP_WARNING_S = 60.0  # at most one warning a minute about dropped samples
+_COMMIT_SAMPLES = 4096  # raw samples per transaction: ~60 000 rows/s (benchmarks/spool_rate.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,9 +211,15 @@ def _commit(spool: Spool, session_id: str, taken: Taken, progress: float, lost: 
     while taken.writes:
         taken.writes[0](spool)
         del taken.writes[0]
-    if taken.blocks:
-        spool.add_samples(session_id, taken.blocks)
-        taken.blocks.clear()
+    while taken.blocks:
+        # a backlog goes in slices: the size bound is enforced after each, so one
+        # commit never carries more than a slice past it
+        n = rows = 0
+        while n < len(taken.blocks) and rows < _COMMIT_SAMPLES:
+            rows += len(taken.blocks[n])
+            n += 1
+        spool.add_samples(session_id, taken.blocks[:n])
+        del taken.blocks[:n]
     spool.note_progress(session_id, progress, lost)
 
 
