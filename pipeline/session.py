@@ -95,6 +95,9 @@ async def run_session(
     stopped = False
     computed = asyncio.Event()
     room = asyncio.Event()  # set whenever the writer has taken what was waiting
+    # A source that can wait needs no more than two commits' worth queued: holding
+    # the whole bound would only keep ~10 MB of blocks alive for nothing.
+    patience = min(queue.max_samples, 2 * _COMMIT_SAMPLES)
     stored: list[MovementEvent] = []
 
     async def read() -> None:
@@ -129,7 +132,7 @@ async def run_session(
                 if on_block is not None:
                     on_block(block)
                 if store_samples:
-                    while wait_for_store and queue.waiting_samples + len(block) > queue.max_samples:
+                    while wait_for_store and queue.waiting_samples + len(block) > patience:
                         room.clear()
                         await room.wait()
                     queue.samples(block)
