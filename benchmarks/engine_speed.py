@@ -28,6 +28,7 @@ import tracemalloc
 import numpy as np
 from scipy import signal
 
+from pipeline.compiled import ENGINE_MODULES, compiled_modules
 from pipeline.config import EngineConfig
 from pipeline.engine import Engine, movements
 from sensors.simulated import SimConfig, simulate
@@ -75,6 +76,9 @@ def main() -> None:
     print(
         f"session        {seconds:.0f} s of {args.scenario}, {args.fs:g} Hz, blocks of {args.block}"
     )
+    built = len(compiled_modules())
+    state = "compiled (mypyc)" if built == len(ENGINE_MODULES) else "INTERPRETED (no build)"
+    print(f"engine build   {state}: {built} of {len(ENGINE_MODULES)} modules compiled")
     print(f"samples        {n_samples} in {len(blocks)} blocks (generated in {gen:.1f} s)")
     print(f"engine         {online:.2f} s -> {seconds / online:.0f}x real time")
     print(f"per block      {online / len(blocks) * 1e6:.1f} us")

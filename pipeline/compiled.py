@@ -1,0 +1,56 @@
+"""Which engine modules run compiled, and a guard against a stale compiled build.
+
+setup.py compiles the engine's per-row modules with mypyc. In a source checkout
+(`pip install -e .`) each compiled module sits beside its .py file and Python
+imports it first, so an edited .py would be ignored in silence until the next
+build: `check_fresh` refuses to start instead.
+"""
+
+from __future__ import annotations
+
+from importlib.machinery import EXTENSION_SUFFIXES
+from pathlib import Path
+
+# setup.py's ENGINE_MODULES, as module names
+ENGINE_MODULES = ("align", "filters", "history", "onset", "matched", "mirror", "engine")
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+class StaleBuild(ImportError):
+    """A compiled engine module is older than its source."""
+
+
+def compiled_modules(package: Path = _PACKAGE) -> list[str]:
+    """The engine modules with a compiled extension in `package`."""
+    return [name for name in ENGINE_MODULES if _extension(package, name) is not None]
+
+
+def check_fresh(package: Path = _PACKAGE) -> None:
+    """Raise StaleBuild if a source checkout's compiled module is older than its .py.
+
+    Only in a checkout (setup.py beside the package): an installed wheel's file
+    times say when it was unpacked, not when it was built.
+    """
+    if not (package.parent / "setup.py").is_file():
+        return
+    stale = []
+    for name in ENGINE_MODULES:
+        ext = _extension(package, name)
+        source = package / f"{name}.py"
+        if ext is not None and source.is_file() and source.stat().st_mtime > ext.stat().st_mtime:
+            stale.append(f"{package.name}/{name}.py")
+    if stale:
+        raise StaleBuild(
+            f"{', '.join(stale)} changed after the engine was compiled: rebuild it with "
+            f"`.venv/bin/pip install -e .` or remove the build with "
+            f"`rm {package.name}/*.so` to run the engine interpreted"
+        )
+
+
+def _extension(package: Path, name: str) -> Path | None:
+    for suffix in EXTENSION_SUFFIXES:
+        path = package / f"{name}{suffix}"
+        if path.is_file():
+            return path
+    return None

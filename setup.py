@@ -1,0 +1,43 @@
+"""Build hook: compile the engine's per-row modules to C with mypyc.
+
+The online engine works a few rows at a time on Python floats (see
+pipeline/align.py). Interpreted, that is ~900x real time for a wrist pair at
+100 Hz; compiled from the same typed source it is ~1400x, and its events are
+bit-identical (tests/pipeline/test_compiled.py). Everything else in the project
+metadata lives in pyproject.toml.
+
+The extensions are optional: without a C compiler or Python headers the install
+still succeeds and the engine runs interpreted, only slower.
+MIRRORWATCH_PURE_PYTHON=1 skips compiling on purpose.
+"""
+
+from __future__ import annotations
+
+import os
+
+from setuptools import Extension, setup
+
+# The modules the engine runs per row and side; pipeline/compiled.py names them too.
+ENGINE_MODULES = [
+    "pipeline/align.py",
+    "pipeline/filters.py",
+    "pipeline/history.py",
+    "pipeline/onset.py",
+    "pipeline/matched.py",
+    "pipeline/mirror.py",
+    "pipeline/engine.py",
+]
+
+
+def engine_extensions() -> list[Extension]:
+    if os.environ.get("MIRRORWATCH_PURE_PYTHON"):
+        return []
+    from mypyc.build import mypycify
+
+    extensions = mypycify(ENGINE_MODULES, opt_level="3", group_name="mirrorwatch_engine")
+    for ext in extensions:
+        ext.optional = True  # a failed compile leaves the interpreted module in use
+    return extensions
+
+
+setup(ext_modules=engine_extensions())
