@@ -19,7 +19,8 @@ from pipeline.report_figures import activity, activity_figure, distributions_fig
 from pipeline.report_html import esc, facts, image, num, page, pct, table
 from pipeline.report_monitor import monitor_sections
 from pipeline.store.aggregates import Aggregates
-from pipeline.store.spool import SessionInfo, Spool
+from pipeline.store.sessions import SessionInfo
+from pipeline.store.spool import Spool
 from pipeline.summary import summarize
 from sensors.types import FloatArray, Side
 

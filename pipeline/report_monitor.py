@@ -9,7 +9,8 @@ from pipeline.events import Kind, MovementEvent
 from pipeline.report_figures import daily_figure, hourly_figure
 from pipeline.report_html import facts, image, num, table
 from pipeline.store.aggregates import Aggregates, HourRow
-from pipeline.store.spool import SessionInfo, Spool
+from pipeline.store.sessions import SessionInfo
+from pipeline.store.spool import Spool
 from sensors.types import Side
 
 

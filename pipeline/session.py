@@ -27,7 +27,8 @@ from typing import TypeVar
 
 from pipeline.engine import Engine, EngineStats
 from pipeline.events import Event, MovementEvent
-from pipeline.store.spool import SessionInfo, Spool, SpoolBusy
+from pipeline.store.sessions import SessionInfo
+from pipeline.store.spool import Spool, SpoolBusy
 from pipeline.store.write_queue import Taken, WriteQueue
 from sensors.source import Source
 from sensors.types import ImuBlock, Side

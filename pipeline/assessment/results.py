@@ -13,7 +13,8 @@ from pipeline.assessment.scoring import HandResult, TaskScore, hand_results, sco
 from pipeline.assessment.timeline import Window, windows_from_json, windows_to_json
 from pipeline.events import MovementEvent
 from pipeline.store.aggregates import Aggregates
-from pipeline.store.spool import SessionInfo, Spool, SpoolError
+from pipeline.store.sessions import SessionInfo
+from pipeline.store.spool import Spool, SpoolError
 from sensors.types import FloatArray, Side
 
 TIMELINE_NOTE = "timeline"

@@ -32,9 +32,10 @@ from typing import Any
 
 from pipeline import private_files
 from pipeline.events import MovementEvent
-from pipeline.store import outbox, owner, samples, schema
+from pipeline.store import outbox, owner, samples, schema, sessions
 from pipeline.store.outbox import DeliveryStatus, Outgoing, Stream
 from pipeline.store.schema import SCHEMA_VERSION
+from pipeline.store.sessions import SessionInfo
 from sensors.types import ImuBlock, Side
 
 SPOOL_FILENAME = "spool.sqlite"
@@ -43,19 +44,9 @@ BUSY_TIMEOUT_S = 10.0
 """How long a write waits for another connection's write transaction, seconds."""
 DROP_WARNING_S = 60.0
 """Rows dropped by the size bound are logged at most this often (s), as totals."""
-STALE_AFTER_S = 30.0
-"""A session that never ended and noted no progress for this long (wall s) is dead,
-whichever machine ran it: running sessions note progress several times a second."""
 
 _SUBJECT_RE = re.compile(SUBJECT_PATTERN)
 log = logging.getLogger(__name__)
-
-_SESSION_COLUMNS = """
-    SELECT s.id, s.subject, s.source, s.mode, s.started_at, s.ended_at, s.meta,
-           (SELECT count(*) FROM events e WHERE e.session_id = s.id),
-           s.progress_t, s.lost_samples, s.end_reason
-    FROM sessions s"""
-_NEWEST_FIRST = "ORDER BY s.started_at DESC, s.id DESC"
 
 
 class SpoolError(Exception):
@@ -64,31 +55,6 @@ class SpoolError(Exception):
 
 class SpoolBusy(SpoolError):
     """Another connection held the write lock beyond the busy timeout; worth a retry."""
-
-
-@dataclass(frozen=True, slots=True)
-class SessionInfo:
-    """One stored session.
-
-    `id` is the UTC wall-clock start plus 4 random hex digits, e.g.
-    "20261126-105342-a1b2", so ids sort by start whatever the local time zone.
-    `started_at`/`ended_at` are unix seconds; `events` counts stored events.
-    `progress_t` s of session time committed so far, `lost_samples` raw samples
-    not stored because the store fell behind, `end_reason` how it ended
-    ("interrupted": the process died and a later start closed it).
-    """
-
-    id: str
-    subject: str
-    source: str
-    mode: str
-    started_at: float
-    ended_at: float | None
-    meta: dict[str, str]
-    events: int
-    progress_t: float | None = None
-    lost_samples: int = 0
-    end_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,23 +239,13 @@ class Spool:
         """End the sessions whose process died; returns them.
 
         A session that noted progress but never ended is dead when its process is
-        gone (same machine, same boot) or its last progress is STALE_AFTER_S old.
-        It ends at its last progress, reason "interrupted"; what it had not
-        committed is lost, and the warning says from which session time on.
-        Sessions that never note progress are left as they are.
+        gone (same machine, same boot) or its last progress is
+        `sessions.STALE_AFTER_S` old. It ends at its last progress, reason
+        "interrupted"; what it had not committed is lost, and the warning says from
+        which session time on. Sessions that never note progress are left as they are.
         """
         with self._write() as db:
-            rows = db.execute(
-                "SELECT id, progress_at, owner FROM sessions"
-                " WHERE ended_at IS NULL AND progress_at IS NOT NULL"
-            ).fetchall()
-            dead = [sid for sid, at, by in rows if at < now - STALE_AFTER_S or owner.gone(by)]
-            for sid in dead:
-                db.execute(
-                    "UPDATE sessions SET ended_at = progress_at, end_reason = 'interrupted'"
-                    " WHERE id = ?",
-                    (sid,),
-                )
+            dead = sessions.close_dead(db, now)
         closed = [self.session(sid) for sid in dead]
         for info in closed:
             log.warning(
@@ -302,29 +258,14 @@ class Spool:
 
     def sessions(self) -> list[SessionInfo]:
         """All sessions, newest first."""
-        rows = self._db.execute(f"{_SESSION_COLUMNS} {_NEWEST_FIRST}").fetchall()
-        return [_session_info(r) for r in rows]
+        return sessions.newest_first(self._db)
 
     def session(self, ref: str) -> SessionInfo:
         """The session named by `ref`: an id, a unique id prefix, or "latest"."""
-        if ref == "latest":
-            row = self._db.execute(f"{_SESSION_COLUMNS} {_NEWEST_FIRST} LIMIT 1").fetchone()
-            if row is None:
-                raise SpoolError("no session 'latest': the spool has no sessions")
-            return _session_info(row)
-        if not ref:
-            raise SpoolError("empty session reference")
-        rows = self._db.execute(
-            f"{_SESSION_COLUMNS} WHERE substr(s.id, 1, ?) = ? ORDER BY s.id LIMIT 6",
-            (len(ref), ref),
-        ).fetchall()
-        exact = [r for r in rows if r[0] == ref]
-        if exact or len(rows) == 1:
-            return _session_info((exact or rows)[0])
-        if not rows:
-            raise SpoolError(f"no session matches {ref!r}")
-        candidates = ", ".join(r[0] for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
-        raise SpoolError(f"session {ref!r} is ambiguous: {candidates}")
+        try:
+            return sessions.find(self._db, ref)
+        except sessions.SessionError as exc:
+            raise SpoolError(str(exc)) from None
 
     # -- events ----------------------------------------------------------------
 
@@ -502,21 +443,3 @@ class Spool:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def _session_info(row: Sequence[Any]) -> SessionInfo:
-    sid, subject, source, mode, started_at, ended_at, meta, n_events, *progress = row
-    progress_t, lost_samples, end_reason = progress
-    return SessionInfo(
-        id=sid,
-        subject=subject,
-        source=source,
-        mode=mode,
-        started_at=started_at,
-        ended_at=ended_at,
-        meta=json.loads(meta),
-        events=n_events,
-        progress_t=progress_t,
-        lost_samples=lost_samples,
-        end_reason=end_reason,
-    )

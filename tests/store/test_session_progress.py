@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.store import owner
-from pipeline.store.spool import STALE_AFTER_S, Spool
+from pipeline.store.sessions import STALE_AFTER_S
+from pipeline.store.spool import Spool
 
 
 def _started(spool: Spool) -> str:

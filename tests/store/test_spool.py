@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 
 from pipeline.events import Kind, MovementEvent
+from pipeline.store.sessions import SessionInfo
 from pipeline.store.spool import (
     SCHEMA_VERSION,
-    SessionInfo,
     Spool,
     SpoolError,
     StoredEvent,

@@ -9,7 +9,8 @@ import numpy as np
 from pipeline.events import Kind, MovementEvent
 from pipeline.settings import InfluxSettings
 from pipeline.store.lineproto import wall_ns
-from pipeline.store.spool import SessionInfo, Spool
+from pipeline.store.sessions import SessionInfo
+from pipeline.store.spool import Spool
 from sensors.types import ImuBlock, Side
 
 # One day back, whole seconds: inside every server's retention and never in the future.
