@@ -8,13 +8,9 @@ clock, acceleration m/s^2, angular rate rad/s; gyro cells may be empty.
 Bad input never raises a traceback: what cannot be read at all is a
 `RecordingError` naming file and line; a bad row is skipped and counted by reason.
 
-Rows may come in any order, but a side whose rows run forward in time, step back (a
-logger's clock set back or restarted from zero) and run forward again over the same
-times is one recording with a clock jump, not rows to shuffle together: sorting would
-interleave two stretches sample by sample. Each such jump is undone (the later stretch
-continues one sample period after the earlier one ends) and counted in `clock_jumps`.
-A clock that stood still repeats its timestamp: those rows are duplicates, skipped and
-counted. A jump forward is a gap in the data and stays one.
+Rows may come in any order, but a side's clock set back mid-file is undone rather
+than sorted in (sensors/clock_jumps.py) and counted in `clock_jumps`. A clock that
+stood still repeats its timestamp: those rows are duplicates, skipped and counted.
 """
 
 from __future__ import annotations
@@ -36,6 +32,7 @@ from typing import Any, TextIO
 import numpy as np
 import numpy.typing as npt
 
+from sensors.clock_jumps import undo_clock_jumps
 from sensors.source import paced
 from sensors.types import FloatArray, ImuBlock, Side
 
@@ -53,13 +50,6 @@ SKIP_GYRO = "gyro presence unlike rest of side"
 SKIP_DUPLICATE = "duplicate timestamp"
 
 _MAX_SKIPPED_LINES = 10
-# A clock jump back: a step back in file order between two runs of at least _JUMP_RUN
-# rows each going forward in time, where most of the later run's first _JUMP_PAIRS
-# sample intervals hold earlier rows (a late block of rows fills its own hole instead).
-# More than _MAX_JUMPS candidates per side means rows in any order: they are sorted.
-_JUMP_RUN = 20
-_JUMP_PAIRS = 50
-_MAX_JUMPS = 100
 _CHUNK_BYTES = 1 << 20  # rows are parsed in chunks of about this many bytes
 _SIDES = (Side.L, Side.R)
 # R's write.csv quotes strings, so accept a quoted side as well.
@@ -351,8 +341,11 @@ def read_recording(path: Path) -> Recording:
         own = rows[rows[:, _SIDE] == code]
         if not len(own):
             continue
-        own, lines = _undo_clock_jumps(own)
-        jump_lines += lines
+        t, jumps = undo_clock_jumps(own[:, _T])
+        if jumps:
+            own = own.copy()
+            own[:, _T] = t
+            jump_lines += [int(own[i, _LINE]) for i in jumps]
         # Gyro presence is a property of the sensor, so the side's majority decides it.
         use_gyro = 2 * np.count_nonzero(own[:, _FILLED]) >= len(own)
         misfit = own[:, _FILLED] != use_gyro
@@ -384,46 +377,6 @@ def read_recording(path: Path) -> Recording:
         clock_jumps=len(jump_lines),
         clock_jump_lines=tuple(sorted(jump_lines)[:_MAX_SKIPPED_LINES]),
     )
-
-
-def _undo_clock_jumps(own: FloatArray) -> tuple[FloatArray, list[int]]:
-    """One side's rows in file order, with each clock jump back undone; the first line
-    after each jump."""
-    t = own[:, _T]
-    if len(t) < 2 * _JUMP_RUN:
-        return own, []
-    steps = np.diff(t)
-    back = np.flatnonzero(steps < 0) + 1  # the row after each step back
-    bounds = np.concatenate(([0], back, [len(t)]))
-    runs = np.diff(bounds)
-    # a candidate: long runs on both sides of the step (bounds[i + 1] is its row)
-    candidates = [
-        i + 1 for i in range(len(back)) if runs[i] >= _JUMP_RUN and runs[i + 1] >= _JUMP_RUN
-    ]
-    if not candidates or len(candidates) > _MAX_JUMPS:
-        return own, []
-    positive = steps[steps > 0]
-    period = float(np.median(positive)) if len(positive) else 0.0
-    if not period > 0:
-        return own, []
-    t = t.copy()
-    lines: list[int] = []
-    for k in candidates:
-        start, stop = int(bounds[k]), int(bounds[k + 1])
-        earlier = np.sort(t[:start])
-        head = t[start : min(stop, start + _JUMP_PAIRS + 1)]
-        # earlier rows in [head[i], head[i + 1]): sorting would interleave them
-        inside = np.searchsorted(earlier, head[1:]) - np.searchsorted(earlier, head[:-1])
-        if np.count_nonzero(inside) * 2 < len(inside):
-            continue
-        # everything from here on moves with this stretch of the clock
-        t[start:] += float(earlier[-1]) + period - t[start]
-        lines.append(int(own[start, _LINE]))
-    if not lines:
-        return own, []
-    own = own.copy()
-    own[:, _T] = t
-    return own, lines
 
 
 def _side_chunks(block: ImuBlock, block_size: int) -> Iterator[ImuBlock]:
