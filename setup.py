@@ -17,7 +17,8 @@ import os
 
 from setuptools import Extension, setup
 
-# The modules the engine runs per row and side; pipeline/compiled.py names them too.
+# The modules the engine runs per row and side; pipeline/compiled.py names them and
+# the group too.
 ENGINE_MODULES = [
     "pipeline/align.py",
     "pipeline/filters.py",

@@ -49,14 +49,13 @@ class AlignStats:
 class _SideBuffer:
     """Samples of one side not yet behind the grid, plus the one just before it."""
 
-    __slots__ = ("covered", "fs", "has_gyro", "lerp", "t", "watermark", "x")
+    __slots__ = ("covered", "fs", "has_gyro", "t", "watermark", "x")
 
     def __init__(self, fs: float) -> None:
         self.fs = fs
         self.t: list[float] = []
         self.x: list[Row] = []
         self.has_gyro: bool | None = None
-        self.lerp = _lerp3  # rows of acc x, y, z; _lerp6 once a gyro is known
         self.watermark = -math.inf
         self.covered = -1  # last grid index the samples reach, -1 before any
 
@@ -67,7 +66,6 @@ class _SideBuffer:
             return False
         if self.has_gyro is None:
             self.has_gyro = block.gyr is not None
-            self.lerp = _lerp6 if self.has_gyro else _lerp3
         elif self.has_gyro != (block.gyr is not None):
             raise ValueError(f"side {block.side} changed gyroscope presence mid-session")
         if block.lost:
@@ -97,7 +95,7 @@ class _SideBuffer:
             return [None] * (k1 + 1 - k0)  # before this side's first sample
         out: list[Row | None] = []
         eps = _EPS
-        lerp = self.lerp
+        six = bool(self.has_gyro)  # rows of acc x, y, z, then gyr x, y, z if known
         # ts[j] and ts[j + 1] live in t0 and t1 (inf past the last sample): this loop
         # runs once per grid row and side, and indexing costs more than the arithmetic.
         j = 0
@@ -121,7 +119,8 @@ class _SideBuffer:
                 if span > max_gap:
                     out.append(None)
                 else:
-                    out.append(lerp(xs[j], xs[j + 1], (tk - t0) / span))
+                    w = (tk - t0) / span
+                    out.append(_lerp6(xs[j], xs[j + 1], w) if six else _lerp3(xs[j], xs[j + 1], w))
         if j > 0:
             del ts[:j], xs[:j]
         return out

@@ -39,12 +39,13 @@ class Biquad3:
             raise ValueError("expected one second-order section with a0 == 1")
         from scipy import signal  # ~1.5 s to import: only when a filter is designed
 
-        b0, b1, b2, _, a1, a2 = sos[0].tolist()
+        b0, b1, b2, _, a1, a2 = (float(c) for c in sos[0])
         # Public so a hot loop elsewhere can run this recursion on its locals (as
         # `process` does) and write the state back: the gyro envelope fuses it with
-        # its own per-row work.
-        self.coef = (b0, b1, b2, a1, a2)
-        self._unit = signal.sosfilt_zi(sos)[0].tolist()  # steady state for an input of 1
+        # its own per-row work. Typed floats: compiled, they stay unboxed C doubles.
+        self.coef: tuple[float, float, float, float, float] = (b0, b1, b2, a1, a2)
+        u1, u2 = (float(u) for u in signal.sosfilt_zi(sos)[0])
+        self._unit = (u1, u2)  # steady state for an input of 1
         self.z = [0.0] * 6  # z1 of channels 0-2, then z2 of channels 0-2
         self.seeded = False
 
