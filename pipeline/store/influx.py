@@ -39,7 +39,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import urllib3
 from influxdb_client.client.influxdb_client import InfluxDBClient
@@ -58,6 +58,8 @@ MAX_QUARANTINE_STREAK = 8
 
 MAX_RETRY_AFTER_S = 300.0
 """Longest server-requested pause we honour: a bad header must not park a gateway for days."""
+
+_Row = TypeVar("_Row")  # a pending point, or a quarantined one with its quarantine id
 
 
 class Failure(StrEnum):
@@ -311,40 +313,19 @@ class InfluxWriter:
         return False
 
     def _send(self, batch: list[Outgoing]) -> None:
-        try:
-            self.transport.write([o.line for o in batch])
-        except WriteFailed as e:
-            if e.kind not in (Failure.REJECTED, Failure.TOO_LARGE):
-                raise
-            if len(batch) == 1:
-                self._refused_streak += 1
-                if self._refused_streak > MAX_QUARANTINE_STREAK:
-                    # A server (or proxy) refusing every point would otherwise move the
-                    # whole spool into quarantine: stop and keep the rest pending.
-                    raise WriteFailed(
-                        Failure.CONFIG,
-                        f"the server refuses every point ({e.message}); "
-                        f"{MAX_QUARANTINE_STREAK} rows quarantined, the rest kept",
-                    ) from None
-                log.warning(
-                    "server refused %s row %d, quarantined: %s",
-                    batch[0].stream.value,
-                    batch[0].row_id,
-                    e.message,
-                )
-                self.spool.quarantine(batch[0], e.message)
-                self.quarantined += 1
-                return
-            if e.kind is Failure.TOO_LARGE:
-                self.batch_size = max(1, len(batch) // 2)
-            # Halves in order: rows before the bad one are acknowledged first.
-            mid = len(batch) // 2
-            self._send(batch[:mid])
-            self._send(batch[mid:])
-            return
-        self.spool.mark_delivered(batch[0].stream, batch[-1].row_id)
-        self.sent += len(batch)
-        self._refused_streak = 0
+        def delivered(rows: list[Outgoing]) -> None:
+            self.spool.mark_delivered(rows[0].stream, rows[-1].row_id)
+            self.sent += len(rows)
+
+        def refused(row: Outgoing, message: str) -> None:
+            log.warning(
+                "server refused %s row %d, quarantined: %s", row.stream.value, row.row_id, message
+            )
+            self.spool.quarantine(row, message)
+            self.quarantined += 1
+
+        given_up = f"{MAX_QUARANTINE_STREAK} rows quarantined, the rest kept"
+        self._bisect(batch, lambda o: o.line, delivered, refused, given_up)
 
     def _resend(self, batch: list[tuple[int, Outgoing]], done: set[int]) -> None:
         """Send quarantined rows (quarantine id, point) again; `done` collects their ids.
@@ -352,35 +333,61 @@ class InfluxWriter:
         Accepted rows leave the quarantine; a row refused again stays with the new
         message. Raises WriteFailed when the server could not be asked.
         """
+
+        def released(rows: list[tuple[int, Outgoing]]) -> None:
+            ids = [i for i, _ in rows]
+            with self.spool.transaction() as db:
+                outbox.release(db, ids)
+            done.update(ids)
+            self.requeued += len(rows)
+
+        def refused(row: tuple[int, Outgoing], message: str) -> None:
+            with self.spool.transaction() as db:
+                outbox.refused_again(db, row[0], message, time.time())
+            done.add(row[0])
+            self.refused_again += 1
+
+        given_up = "the quarantined rows stay quarantined"
+        self._bisect(batch, lambda r: r[1].line, released, refused, given_up)
+
+    def _bisect(
+        self,
+        batch: list[_Row],
+        line: Callable[[_Row], str],
+        accepted: Callable[[list[_Row]], None],
+        refused: Callable[[_Row, str], None],
+        given_up: str,
+    ) -> None:
+        """Write `batch`; when the server refuses a point, split until it is alone.
+
+        `accepted` gets each part the server acknowledged, in order; `refused` each
+        row refused on its own, with the server's message. `given_up` ends the
+        error when too many rows in a row were refused.
+        """
         try:
-            self.transport.write([o.line for _, o in batch])
+            self.transport.write([line(row) for row in batch])
         except WriteFailed as e:
             if e.kind not in (Failure.REJECTED, Failure.TOO_LARGE):
                 raise
             if len(batch) == 1:
                 self._refused_streak += 1
                 if self._refused_streak > MAX_QUARANTINE_STREAK:
+                    # A server (or proxy) refusing every point would otherwise move the
+                    # whole spool into quarantine: stop, and leave the rest where it is.
                     raise WriteFailed(
                         Failure.CONFIG,
-                        f"the server refuses every point ({e.message}); "
-                        "the quarantined rows stay quarantined",
+                        f"the server refuses every point ({e.message}); {given_up}",
                     ) from None
-                with self.spool.transaction() as db:
-                    outbox.refused_again(db, batch[0][0], e.message, time.time())
-                done.add(batch[0][0])
-                self.refused_again += 1
+                refused(batch[0], e.message)
                 return
             if e.kind is Failure.TOO_LARGE:
                 self.batch_size = max(1, len(batch) // 2)
+            # Halves in order: rows before the bad one are acknowledged first.
             mid = len(batch) // 2
-            self._resend(batch[:mid], done)
-            self._resend(batch[mid:], done)
+            self._bisect(batch[:mid], line, accepted, refused, given_up)
+            self._bisect(batch[mid:], line, accepted, refused, given_up)
             return
-        ids = [i for i, _ in batch]
-        with self.spool.transaction() as db:
-            outbox.release(db, ids)
-        done.update(ids)
-        self.requeued += len(batch)
+        accepted(batch)
         self._refused_streak = 0
 
     def push(self, timeout_s: float, *, requeue_quarantined: bool = False) -> PushResult:
