@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/accuracy.py            # the full grid (several minutes)
     .venv/bin/python benchmarks/accuracy.py --quick    # one condition per scenario
+    .venv/bin/python benchmarks/accuracy.py --sensors acc  # accelerometer-only sessions
 
 Conditions: every scenario; 50, 100, 200 Hz; gravity on/off; gyro on/off; packet
 loss 0-5 %; timestamp jitter. Metrics pooled over the grid (and per group):
@@ -141,6 +142,12 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="one condition per scenario")
     p.add_argument("-v", "--verbose", action="store_true", help="one line per condition")
     p.add_argument(
+        "--sensors",
+        choices=("all", "gyro", "acc"),
+        default="all",
+        help="only the sessions with (gyro) or without (acc) a gyroscope",
+    )
+    p.add_argument(
         "--set",
         action="append",
         default=[],
@@ -154,6 +161,8 @@ def main() -> None:
     cm: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     total_time = total_data = 0.0
     for c in conditions(args.quick):
+        if args.sensors != "all" and c.gyro != (args.sensors == "gyro"):
+            continue
         sim, on, off, elapsed = run(c, base)
         total_time += elapsed
         total_data += sim.duration

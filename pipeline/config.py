@@ -51,6 +51,9 @@ class EngineConfig:
     z_gate: float = 3.0  # matched score a peak above k_mirror must also reach
     noise_memory: float = 0.1  # s over which an envelope's rest noise stays correlated
     bimanual_ratio: float = 0.6  # contra/active ratio from which both hands are intended
+    # s: the weaker hand beginning this much later than the stronger is its copy, however
+    # strong; intended two-handed movements begin together
+    bimanual_max_lag: float = 0.07
     min_completeness: float = 0.8  # of the other side's window, below: indeterminate
     grade_ratios: tuple[float, float, float] = field(default=(0.15, 0.4, 0.8))
     # mirror_ratio from which grade 2, 3, 4 start (grade 1 below the first)
@@ -67,7 +70,7 @@ class EngineConfig:
             "min_off",
         )
         _positive(self, "k_on", "k_off", "k_mirror", "max_duration", "lag_window", "max_active")
-        _positive(self, "z_copy", "noise_memory")
+        _positive(self, "z_copy", "noise_memory", "bimanual_max_lag")
         for name in ("gyro_lowpass", "acc_lowpass"):
             if not 0 < getattr(self, name) < self.fs / 2:
                 raise ConfigError(f"{name}: must be between 0 and fs/2")

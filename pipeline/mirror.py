@@ -230,8 +230,13 @@ class MirrorStage:
             ratio = copy_ratio  # the peak of a copy under the rest noise is mostly noise
         lag_ms = None if lag is None else lag / cfg.fs * 1000.0
         if significant:
+            assert lag is not None
+            # Late by its onset and by its whole envelope (body-driven motion reaches both
+            # wrists at once, whatever the noisy onsets say); negative: the weaker hand led.
+            together = min(lag, xlag) < cfg.bimanual_max_lag * cfg.fs
             intended = task.active is a
-            kind = Kind.BIMANUAL if ratio >= cfg.bimanual_ratio and not intended else Kind.MIRROR
+            strong = ratio >= cfg.bimanual_ratio
+            kind = Kind.BIMANUAL if strong and together and not intended else Kind.MIRROR
         else:
             incomplete = rest_c is None or completeness[c] < cfg.min_completeness
             kind = Kind.INDETERMINATE if incomplete else Kind.UNIMANUAL

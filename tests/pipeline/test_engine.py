@@ -159,6 +159,27 @@ def test_a_task_with_a_known_active_hand_grades_strong_copies_as_mirror() -> Non
     assert hits == n  # a task for both hands keeps bimanual movements bimanual
 
 
+def test_free_mode_tells_a_late_strong_copy_from_a_bimanual_movement() -> None:
+    # Without a task, a strong copy differs from an intended two-handed movement by
+    # its onset: it follows the active hand, where both hands of a bimanual start together.
+    sim = simulate("mirror-strong", SimConfig(duration=240.0, seed=8))
+    s = score(sim.truth, movements(_run(Engine(), sim.blocks())), sim.duration)
+    late = [m for m in s.matches if m.truth.kind == "mirror" and m.truth.ratio >= 0.6]
+    late = [m for m in late if m.truth.lag >= 0.1]
+    assert len(late) >= 5
+    assert sum(m.event.kind is Kind.MIRROR for m in late) >= 0.9 * len(late)
+    assert all(
+        m.event.lag_ms is not None and m.event.lag_ms >= 70
+        for m in late
+        if m.event.kind is Kind.MIRROR
+    )
+    both = simulate("healthy", SimConfig(duration=240.0, seed=5))
+    b = score(both.truth, movements(_run(Engine(), both.blocks())), both.duration)
+    hits, n = b.bimanual_accuracy()
+    assert n >= 5
+    assert hits >= 0.9 * n, b.summary()
+
+
 def test_reset_forgets_everything(drill: Simulation) -> None:
     engine = Engine()
     first = _run(engine, drill.blocks())
