@@ -22,6 +22,8 @@ G = 9.80665  # m/s^2
 # simulator's lever-arm model (median over its scenarios); refine on real recordings.
 JERK_LEAD = 0.055
 
+Triple = tuple[float, float, float]  # one row of three channels
+
 
 class Biquad3:
     """One second-order IIR section (an SOS row) over three parallel signals.
@@ -58,7 +60,7 @@ class Biquad3:
     def reset(self) -> None:
         self.seeded = False
 
-    def process(self, rows: Sequence[Sequence[float]]) -> list[tuple[float, float, float]]:
+    def process(self, rows: list[Triple]) -> list[Triple]:
         """Filter rows of three values each; seeds from the first row if not seeded."""
         if not rows:
             return []
@@ -150,7 +152,7 @@ class ActivityEnvelope:
                 self._filter.reset()
                 continue
             first = not self._filter.seeded
-            ys = self._filter.process([r[0:3] for r in present])
+            ys = self._filter.process([(r[0], r[1], r[2]) for r in present])
             prev = ys[0] if first else self._prev
             rate = self._rate
             for y in ys:
@@ -256,11 +258,10 @@ class _Chain:
         for f in self._sections:
             f.reset()
 
-    def process(self, rows: Sequence[Sequence[float]]) -> list[tuple[float, float, float]]:
-        out: Sequence[Sequence[float]] = rows
+    def process(self, rows: list[Triple]) -> list[Triple]:
         for f in self._sections:
-            out = f.process(out)
-        return list(out)  # type: ignore[arg-type]
+            rows = f.process(rows)
+        return rows
 
 
 def _runs(rows: Sequence[Row | None]) -> list[list[Row] | None]:

@@ -26,14 +26,14 @@ def test_biquad_in_pieces_equals_sosfilt_on_whole(btype: str) -> None:
     zi = signal.sosfilt_zi(sos)[:, :, None] * x[0][None, None, :]
     expected, _ = signal.sosfilt(sos, x, axis=0, zi=zi)
     f = Biquad3(np.asarray(sos))
-    rows = x.tolist()
+    rows = [(a, b, c) for a, b, c in x.tolist()]
     pieces = [f.process(rows[a:b]) for a, b in _splits(500, rng)]
     np.testing.assert_allclose(np.vstack(pieces), expected, rtol=1e-10, atol=1e-12)
 
 
 def test_biquad_seeded_start_has_no_transient() -> None:
     sos = np.asarray(signal.butter(2, 12.0, fs=100.0, output="sos"))
-    y = Biquad3(sos).process([[0.1, -0.2, 9.81]] * 50)
+    y = Biquad3(sos).process([(0.1, -0.2, 9.81)] * 50)
     np.testing.assert_allclose(np.array(y), [[0.1, -0.2, 9.81]] * 50, atol=1e-9)
 
 
