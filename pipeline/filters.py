@@ -23,6 +23,7 @@ G = 9.80665  # m/s^2
 JERK_LEAD = 0.055
 
 Triple = tuple[float, float, float]  # one row of three channels
+State = tuple[float, float, float, float, float, float]
 
 
 class Biquad3:
@@ -48,13 +49,15 @@ class Biquad3:
         self.coef: tuple[float, float, float, float, float] = (b0, b1, b2, a1, a2)
         u1, u2 = (float(u) for u in signal.sosfilt_zi(sos)[0])
         self._unit = (u1, u2)  # steady state for an input of 1
-        self.z = [0.0] * 6  # z1 of channels 0-2, then z2 of channels 0-2
+        # z1 of channels 0-2, then z2 of channels 0-2: a tuple, which compiled code keeps
+        # unboxed, where a list would box six floats on every call
+        self.z: State = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
         self.seeded = False
 
     def seed(self, x: Sequence[float]) -> None:
         """Restart as if `x` (three values) had been the input forever."""
         u1, u2 = self._unit
-        self.z = [u1 * x[0], u1 * x[1], u1 * x[2], u2 * x[0], u2 * x[1], u2 * x[2]]
+        self.z = (u1 * x[0], u1 * x[1], u1 * x[2], u2 * x[0], u2 * x[1], u2 * x[2])
         self.seeded = True
 
     def reset(self) -> None:
@@ -80,7 +83,7 @@ class Biquad3:
             q1 = b2 * x1 - a2 * y1
             q2 = b2 * x2 - a2 * y2
             out.append((y0, y1, y2))
-        self.z = [p0, p1, p2, q0, q1, q2]
+        self.z = (p0, p1, p2, q0, q1, q2)
         return out
 
 
@@ -223,7 +226,7 @@ class ActivityEnvelope:
                 s0, s1, s2, s3, s4, s5 = self._sums
                 count, left = self._count, epoch
                 todo = epoch
-        lp.z = [p0, p1, p2, q0, q1, q2]
+        lp.z = (p0, p1, p2, q0, q1, q2)
         self._sums, self._count = [s0, s1, s2, s3, s4, s5], count + todo - left
 
     def _new_epoch(self) -> None:
