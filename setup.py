@@ -1,10 +1,10 @@
 """Build hook: compile the engine's per-row modules to C with mypyc.
 
 The online engine works a few rows at a time on Python floats (see
-pipeline/align.py). Interpreted, that is ~900x real time for a wrist pair at
-100 Hz; compiled from the same typed source it is ~1400x, and its events are
-bit-identical (tests/pipeline/test_compiled.py). Everything else in the project
-metadata lives in pyproject.toml.
+pipeline/align.py). Interpreted, that is 675-925x real time for a wrist pair at
+100 Hz; compiled from the same typed source it is 1700-2300x (README, Performance),
+and its events are bit-identical (tests/pipeline/test_compiled.py). Everything else
+in the project metadata lives in pyproject.toml.
 
 The extensions are optional: without a C compiler or Python headers the install
 still succeeds and the engine runs interpreted, only slower.
