@@ -220,17 +220,15 @@ class MirrorStage:
             # event: then this onset stays this hand's (a twitch, mostly).
             if not self._starts_within(c, a0, d):
                 a, c, peak_a, peak_c = c, a, peak_c, peak_a
-                start, lag = start + lag, -lag
+                start, lag, xlag = start + lag, -lag, -xlag
                 copy_ratio = None
         if peak_a < cfg.min_peak:
             return None  # a twitch or jitter at rest, not a voluntary movement
-        significant = lag is not None
-        ratio = peak_c / peak_a if significant and peak_a > 0 else 0.0
+        ratio = peak_c / peak_a if lag is not None and peak_a > 0 else 0.0
         if copy_ratio is not None:
             ratio = copy_ratio  # the peak of a copy under the rest noise is mostly noise
         lag_ms = None if lag is None else lag / cfg.fs * 1000.0
-        if significant:
-            assert lag is not None
+        if lag is not None:
             # Late by its onset and by its whole envelope (body-driven motion reaches both
             # wrists at once, whatever the noisy onsets say); negative: the weaker hand led.
             together = min(lag, xlag) < cfg.bimanual_max_lag * cfg.fs
@@ -240,7 +238,7 @@ class MirrorStage:
         else:
             incomplete = rest_c is None or completeness[c] < cfg.min_completeness
             kind = Kind.INDETERMINATE if incomplete else Kind.UNIMANUAL
-        self._recent.append(_Decided(active, absorbs=significant))
+        self._recent.append(_Decided(active, absorbs=lag is not None))
         end = self._end_row(active, d)
         return MovementEvent(
             t_onset=start / cfg.fs,
