@@ -14,20 +14,14 @@ MIRRORWATCH_PURE_PYTHON=1 skips compiling on purpose.
 from __future__ import annotations
 
 import os
+import runpy
 
 from setuptools import Extension, setup
 
-# The modules the engine runs per row and side; pipeline/compiled.py names them and
-# the group too.
-ENGINE_MODULES = [
-    "pipeline/align.py",
-    "pipeline/filters.py",
-    "pipeline/history.py",
-    "pipeline/onset.py",
-    "pipeline/matched.py",
-    "pipeline/mirror.py",
-    "pipeline/engine.py",
-]
+# pipeline/compiled.py names the engine's per-row modules and the mypyc group, for
+# this build and for the checks on it. Run as a file: importing the package would
+# run its stale-build check against the very build this replaces.
+_NAMES = runpy.run_path("pipeline/compiled.py")
 
 
 def engine_extensions() -> list[Extension]:
@@ -35,7 +29,8 @@ def engine_extensions() -> list[Extension]:
         return []
     from mypyc.build import mypycify
 
-    extensions = mypycify(ENGINE_MODULES, opt_level="3", group_name="mirrorwatch_engine")
+    paths = [f"pipeline/{name}.py" for name in _NAMES["ENGINE_MODULES"]]
+    extensions = mypycify(paths, opt_level="3", group_name=_NAMES["GROUP"])
     for ext in extensions:
         ext.optional = True  # a failed compile leaves the interpreted module in use
     return extensions

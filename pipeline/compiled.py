@@ -12,7 +12,8 @@ import math
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
-# setup.py's ENGINE_MODULES, as module names, and its mypyc group name
+# The modules setup.py compiles (the engine's per-row work) and its mypyc group name.
+# setup.py runs this file on its own: stdlib imports only.
 ENGINE_MODULES = ("align", "filters", "history", "onset", "matched", "mirror", "engine")
 GROUP = "mirrorwatch_engine"
 
