@@ -30,8 +30,8 @@ from benchmarks.real_sessions import (
     DEFAULT_DATA,
     FS,
     VARIANTS,
-    Recording,
     RealSession,
+    Recording,
     build,
     recordings,
     standard_trials,
@@ -97,6 +97,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder of PADS-style files")
     p.add_argument("-v", "--verbose", action="store_true", help="one line per session")
+    p.add_argument("--split", choices=("both", "tune", "held-out"), default="both")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = p.parse_args()
     if not args.data.is_dir():
@@ -106,6 +107,8 @@ def main() -> None:
     scores: dict[str, dict[str, list[Score]]] = defaultdict(lambda: defaultdict(list))
     extras: dict[str, dict[str, list[Extra]]] = defaultdict(lambda: defaultdict(list))
     for split, tune in (("tune", True), ("held-out", False)):
+        if args.split not in ("both", split):
+            continue
         for session in sessions(args.data, tune, SEEDS):
             variant = session.variant
             for method, events in zip(("online", "offline"), run(session, cfg), strict=True):

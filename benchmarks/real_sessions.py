@@ -28,6 +28,7 @@ here is tuned on them.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -119,7 +120,7 @@ def stretches(rec: Recording, min_peak: float = 0.8) -> list[Stretch]:
             around = min(v[lo:i].max(initial=0.0), v[i:hi].max(initial=0.0))
             if v[i] <= max(0.1 * around, 0.1):
                 pauses.append(i)
-        for a, b in zip(pauses, pauses[1:], strict=False):
+        for a, b in itertools.pairwise(pauses):
             if not 0.5 * FS <= b - a <= 3.0 * FS or v[a:b].max() < min_peak:
                 continue
             stretch = _cut(rec, side, a, b)
@@ -222,7 +223,7 @@ def build(
         elif trial.kind == "bimanual":
             other = moves[int(rng.integers(len(moves)))]
             scale = float(rng.uniform(0.7, 1.3)) * active.peak / other.peak
-            shift = int(round(rng.uniform(-0.04, 0.04) * FS)) + active.onset - other.onset
+            shift = round(rng.uniform(-0.04, 0.04) * FS) + active.onset - other.onset
             j0 = max(i0 + shift, 0)
             _add(acc, gyr, trial.side.other, j0, other.acc * scale, other.gyr * scale)
             other_onset = (j0 + other.onset) / FS
@@ -274,7 +275,7 @@ def _copy(s: Stretch, ratio: float, lag: float) -> tuple[FloatArray, FloatArray]
     """The involuntary copy of `s`: reflected, smoothed, scaled to `ratio`, `lag` s late."""
     acc, gyr = reflect(s.acc, s.gyr)
     sos = signal.butter(2, 4.0, fs=FS, output="sos")
-    pad = int(round(lag * FS))
+    pad = round(lag * FS)
     acc = np.vstack([np.zeros((pad, 3)), signal.sosfiltfilt(sos, acc, axis=0)])
     gyr = np.vstack([np.zeros((pad, 3)), signal.sosfiltfilt(sos, gyr, axis=0)])
     scale = ratio * s.peak / float(speed(gyr).max())
@@ -284,12 +285,16 @@ def _copy(s: Stretch, ratio: float, lag: float) -> tuple[FloatArray, FloatArray]
 def _gravity(gyr: FloatArray, rng: np.random.Generator) -> FloatArray:
     """Gravity in the sensor frame of a wrist turning at `gyr` from a random resting tilt."""
     # Forearm on the lap or a table: the back of the wrist roughly up, tilted up to 40 deg.
-    tilt = Rotation.from_rotvec(rng.normal(0.0, 0.35, 3))
-    steps = Rotation.from_rotvec(gyr / FS)
-    up = np.empty_like(gyr)
-    q = tilt
-    world_up = np.array([0.0, 0.0, G])
-    for k in range(len(gyr)):
-        up[k] = q.inv().apply(world_up)
-        q = q * steps[k]
-    return up
+    tilt = Rotation.from_rotvec(rng.normal(0.0, 0.35, 3)).as_quat(scalar_first=True)
+    steps = Rotation.from_rotvec(gyr / FS).as_quat(scalar_first=True)
+    q = np.empty((len(gyr), 4))
+    w, x, y, z = (float(c) for c in tilt)
+    for k, (sw, sx, sy, sz) in enumerate(steps.tolist()):  # q_k = tilt * step_0 ... step_k-1
+        q[k] = (w, x, y, z)
+        w, x, y, z = (
+            w * sw - x * sx - y * sy - z * sz,
+            w * sx + x * sw + y * sz - z * sy,
+            w * sy - x * sz + y * sw + z * sx,
+            w * sz + x * sy - y * sx + z * sw,
+        )
+    return np.asarray(Rotation.from_quat(q, scalar_first=True).inv().apply([0.0, 0.0, G]))

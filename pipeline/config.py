@@ -22,7 +22,7 @@ class EngineConfig:
     max_wait: float = 1.0  # s a side may lag the other before its samples count as missing
     max_gap: float = 0.1  # s between two samples beyond which the span is missing, not bridged
     max_gap_no_gyro: float = 0.04  # s, the same for an accelerometer-only side
-    gyro_lowpass: float = 12.0  # Hz, angular rate is smoothed to this band
+    gyro_lowpass: float = 5.0  # Hz, angular rate is smoothed to this band (tremor out)
     acc_lowpass: float = 5.0  # Hz, acceleration before its derivative (noise grows with f)
     still_gyro: float = 0.03  # rad/s, rms angular rate under which a wrist can be still
     still_acc: float = 0.1  # m/s^2, rms of |acc| under which a wrist can be still
@@ -32,12 +32,29 @@ class EngineConfig:
     baseline_fall: float = 0.3  # weight when it goes down: recover fast from a moving start
     gyro_spread_floor: float = 0.003  # rad/s
     acc_spread_floor: float = 0.015  # m/s^2
+    # Physiological floors of the onset threshold above the rest level, envelope units
+    # (~rad/s): real resting wrists fidget at 0.2-0.6 rad/s peak for 0.1-0.3 s (PADS
+    # seated rest, tune subjects), which a threshold of spreads alone takes for movements.
+    gyro_on_floor: float = 0.25
+    # The accelerometer envelope (jerk over g) of a real resting wrist is 5-10 times the
+    # gyro's (median 0.03-0.35, 99th percentile up to 1.0 on PADS rest, tune subjects);
+    # floors that quiet it (0.8) also lose a fifth of the simulator's small movements, so
+    # these stay low and real accelerometer-only rest still fires (README, accuracy).
+    acc_on_floor: float = 0.3
     k_on: float = 8.0  # onset threshold, rest spreads above rest level
     k_off: float = 4.0  # offset threshold
     k_start: float = 2.0  # where the onset is backdated to
     min_on: float = 0.02  # s above k_on before an onset is committed
     min_off: float = 0.25  # s below k_off before a movement ends (bridges reversals)
-    min_peak: float = 0.15  # envelope units (~rad/s) a voluntary movement must reach
+    min_peak: float = 0.3  # rad/s above rest a voluntary movement must reach (gyro)
+    acc_min_peak: float = 0.5  # the same for the accelerometer envelope
+    # Where a movement begins: the last row before its rise where the envelope was within
+    # this fraction of its peak above rest (the kinematic 5 %-of-peak convention), so
+    # low-level activity just before the rise is not dated into the movement.
+    onset_fraction: float = 0.05
+    # s: a shorter burst is a glitch or a twitch, not a voluntary movement (real rest
+    # holds one-sample spikes of 0.5 rad/s, and fidgets of 0.1-0.3 s)
+    min_duration: float = 0.2
     max_backdate: float = 0.5  # s
     settle: float = 0.2  # s after missing data during which no onset is committed
     pre: float = 0.1  # s of the analysis window before the active onset
@@ -49,7 +66,7 @@ class EngineConfig:
     z_copy: float = 7.0  # matched score (rest-noise units) that alone makes a copy mirror
     min_copy_ratio: float = 0.03  # a matched copy weaker than this is body motion, not mirror
     z_gate: float = 3.0  # matched score a peak above k_mirror must also reach
-    noise_memory: float = 0.1  # s over which an envelope's rest noise stays correlated
+    noise_memory: float = 0.15  # s over which an envelope's rest noise stays correlated (5 Hz 4th-order low-pass)
     bimanual_ratio: float = 0.6  # contra/active ratio from which both hands are intended
     # s: the weaker hand beginning this much later than the stronger is its copy, however
     # strong; intended two-handed movements begin together

@@ -129,10 +129,14 @@ class Engine:
         """Envelope and detector for `side` from its first present row on, else None."""
         if has_gyro is None or all(r is None for r in rows):
             return None
-        floor = self.cfg.gyro_spread_floor if has_gyro else self.cfg.acc_spread_floor
-        envelope = ActivityEnvelope(self.cfg, has_gyro)
+        c = self.cfg
+        if has_gyro:
+            floors = (c.gyro_spread_floor, c.gyro_on_floor, c.min_peak)
+        else:
+            floors = (c.acc_spread_floor, c.acc_on_floor, c.acc_min_peak)
+        envelope = ActivityEnvelope(c, has_gyro)
         self._envelopes[side] = envelope
-        self._detectors[side] = OnsetDetector(self.cfg, side, floor, envelope.delay)
+        self._detectors[side] = OnsetDetector(c, side, *floors, envelope.delay)
         return envelope
 
 

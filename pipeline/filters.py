@@ -106,15 +106,15 @@ class ActivityEnvelope:
     def __init__(self, cfg: EngineConfig, has_gyro: bool) -> None:
         from scipy import signal  # ~1.5 s to import: only when an envelope is built
 
-        # Without a gyro, 4th order: the derivative lifts physiological tremor (8-12 Hz)
-        # by its frequency, and a 2nd-order roll-off let it set the rest floor.
+        # 4th order: pathological tremor (3.5-7.5 Hz, up to 0.8 rad/s rms on a real resting
+        # wrist) must not pass as activity, while reaches (about 1-2 Hz) do; without a gyro
+        # the derivative also lifts physiological tremor (8-12 Hz) by its frequency.
         cutoff = cfg.gyro_lowpass if has_gyro else cfg.acc_lowpass
-        order = 2 if has_gyro else 4
-        sos = np.asarray(signal.butter(order, cutoff, fs=cfg.fs, output="sos"))
+        sos = np.asarray(signal.butter(4, cutoff, fs=cfg.fs, output="sos"))
         self._has_gyro = has_gyro
         sections = [Biquad3(section) for section in sos]
         self._filter = _Chain(sections)
-        self._lowpass = sections[0]  # the only section with a gyro, run inline there
+        self._lp1, self._lp2 = sections  # with a gyro, both run inline there
         # Rows by which the envelope trails the motion: the low-pass's group delay
         # well below its cutoff, less (without a gyro) the lead of the jerk in the
         # acceleration over the rotation itself.
@@ -182,15 +182,18 @@ class ActivityEnvelope:
     def _gyro_run(self, idx: int, rows: Sequence[Row], out: list[float | None]) -> None:
         """Envelope of present rows from grid row `idx` on, appended to `out`.
 
-        The low-pass (Biquad3.process's recursion, same operations in the same
-        order) and the epoch statistics run in one loop on locals: this is the
+        The low-pass (Biquad3.process's recursion for each of its two sections, same
+        operations in the same order) and the epoch statistics run in one loop on locals: this is the
         engine's innermost loop, once per row and side.
         """
-        lp = self._lowpass
+        lp, lq = self._lp1, self._lp2
         if not lp.seeded:
             lp.seed(rows[0][3:6])
+            lq.seed(rows[0][3:6])  # unit gain at DC: the first section's steady output
         b0, b1, b2, a1, a2 = lp.coef
         p0, p1, p2, q0, q1, q2 = lp.z
+        e0, e1, e2, f1, f2 = lq.coef
+        r0, r1, r2, s0_, s1_, s2_ = lq.z
         c0, c1, c2 = self.bias
         s0, s1, s2, s3, s4, s5 = self._sums
         # The epoch's row count is kept off the per-row path: `count` rows before this
@@ -209,6 +212,16 @@ class ActivityEnvelope:
             q0 = b2 * x0 - a2 * y0
             q1 = b2 * x1 - a2 * y1
             q2 = b2 * x2 - a2 * y2
+            w0 = e0 * y0 + r0
+            w1 = e0 * y1 + r1
+            w2 = e0 * y2 + r2
+            r0 = e1 * y0 - f1 * w0 + s0_
+            r1 = e1 * y1 - f1 * w1 + s1_
+            r2 = e1 * y2 - f1 * w2 + s2_
+            s0_ = e2 * y0 - f2 * w0
+            s1_ = e2 * y1 - f2 * w1
+            s2_ = e2 * y2 - f2 * w2
+            y0, y1, y2 = w0, w1, w2
             d0, d1, d2 = y0 - c0, y1 - c1, y2 - c2
             out.append(sqrt(d0 * d0 + d1 * d1 + d2 * d2))
             a = sqrt(ax * ax + ay * ay + az * az)
@@ -227,6 +240,7 @@ class ActivityEnvelope:
                 count, left = self._count, epoch
                 todo = epoch
         lp.z = (p0, p1, p2, q0, q1, q2)
+        lq.z = (r0, r1, r2, s0_, s1_, s2_)
         self._sums, self._count = [s0, s1, s2, s3, s4, s5], count + todo - left
 
     def _new_epoch(self) -> None:

@@ -58,6 +58,7 @@ class MirrorStage:
         self._post = cfg.samples(cfg.lag_window)
         self._max_dur = cfg.samples(cfg.max_duration)
         self._min_off = cfg.samples(cfg.min_off)
+        self._min_dur = cfg.samples(cfg.min_duration)
         self._lead = cfg.samples(0.03)  # a copy may seem to lead by filter and grid jitter
         self._memory = cfg.noise_memory * cfg.fs
         self._pending: list[Movement] = []
@@ -159,6 +160,27 @@ class MirrorStage:
         lags = range(-self._lead, self._post + 1)
         return find_copy(template, env - level, valid, spread, lags, self._memory)
 
+    def _begin(
+        self, m: Movement, excess: FloatArray, a0: int, rest: tuple[float, float] | None
+    ) -> int:
+        """Row where `m` began: the last row before its rise to half its peak where its
+        envelope was within `onset_fraction` of that peak (or k_start spreads) of rest.
+
+        Never earlier than the detector's own backdated onset, which only knew the
+        movement's first rows; a fidget just before the rise stays out of it.
+        """
+        if rest is None or excess.shape[0] == 0:
+            return m.onset
+        first = max(m.onset - a0, 0)
+        peak = float(excess[first:].max(initial=0.0))
+        if peak <= 0.0:
+            return m.onset
+        th = max(self._cfg.k_start * rest[1], self._cfg.onset_fraction * peak)
+        i = first + int(np.argmax(excess[first:] >= 0.5 * peak))
+        while i > first and excess[i] > th:
+            i -= 1
+        return a0 + i
+
     def _partner(self, m: Movement, d: int) -> Movement | None:
         """The closest other-side onset within lag_window of `m`, known by row `d`."""
         near = [
@@ -196,7 +218,8 @@ class MirrorStage:
         completeness = {s: float(env[s][1].mean()) if env[s][1].size else 0.0 for s in Side}
         peak_a, peak_c = float(excess[a].max()), float(excess[c].max())
         coupling, xlag = _coupling(excess[a], excess[c], self._post)
-        start = active.start  # fractional grid row where the active hand began
+        begin = self._begin(active, excess[a], a0, rest[a])
+        start = begin - active.delay  # fractional grid row where the active hand began
         lag: float | None = None  # rows from the active to the other hand's onset
         rest_c = rest[c]
         copy_ratio: float | None = None  # the matched amplitude, when only it saw the copy
@@ -205,10 +228,13 @@ class MirrorStage:
             z = -math.inf if copy is None else copy.score
             if peak_c > cfg.k_mirror * rest_c[1] and coupling >= cfg.min_coupling:
                 lag = xlag if z >= cfg.z_gate else None  # a peak of another shape: not a copy
+                if abs(xlag) >= self._post:
+                    lag = None  # best at the window's edge: no time-locked copy inside it
             elif copy is not None and z >= cfg.z_copy and copy.ratio >= cfg.min_copy_ratio:
-                lag, copy_ratio = copy.lag, copy.ratio
+                if copy.lag < self._post:  # at the window's edge it is not a measurement
+                    lag, copy_ratio = copy.lag, copy.ratio
         if contra is not None:
-            lag = contra.onset - active.onset
+            lag = self._begin(contra, excess[c], a0, rest[c]) - begin
         elif lag is not None and (peak_c > peak_a or task.active is c):
             # The other hand is the one moving on purpose. If a movement of its
             # own covers this onset, this is that movement's late copy, already
@@ -222,8 +248,11 @@ class MirrorStage:
                 a, c, peak_a, peak_c = c, a, peak_c, peak_a
                 start, lag, xlag = start + lag, -lag, -xlag
                 copy_ratio = None
-        if peak_a < cfg.min_peak:
+        if a not in self._det or peak_a < self._det[a].min_peak:
             return None  # a twitch or jitter at rest, not a voluntary movement
+        end = self._end_row(active, d)
+        if end is not None and end - begin < self._min_dur:
+            return None  # a glitch or a twitch, however strong
         ratio = peak_c / peak_a if lag is not None and peak_a > 0 else 0.0
         if copy_ratio is not None:
             ratio = copy_ratio  # the peak of a copy under the rest noise is mostly noise
@@ -239,7 +268,6 @@ class MirrorStage:
             incomplete = rest_c is None or completeness[c] < cfg.min_completeness
             kind = Kind.INDETERMINATE if incomplete else Kind.UNIMANUAL
         self._recent.append(_Decided(active, absorbs=lag is not None))
-        end = self._end_row(active, d)
         return MovementEvent(
             t_onset=start / cfg.fs,
             t_offset=None if end is None else end / cfg.fs,

@@ -40,7 +40,7 @@ class OnsetDetector:
     """Hysteresis detector on one side's activity envelope.
 
     An onset is committed after the envelope stayed above level + k_on * spread
-    for `min_on`, and backdated to where it last was at or below
+    (and at least `on_floor` above the level) for `min_on`, and backdated to where it last was at or below
     level + k_start * spread; the envelope's own delay (`delay` rows) is taken
     off when the start time is reported. The movement ends after `min_off` below
     level + k_off * spread. The rest level and spread are the median and MAD of
@@ -48,8 +48,19 @@ class OnsetDetector:
     the same rows however the input is split.
     """
 
-    def __init__(self, cfg: EngineConfig, side: Side, spread_floor: float, delay: float) -> None:
+    def __init__(
+        self,
+        cfg: EngineConfig,
+        side: Side,
+        spread_floor: float,
+        on_floor: float,
+        min_peak: float,
+        delay: float,
+    ) -> None:
         self._cfg = cfg
+        self.min_peak = min_peak  # a voluntary movement of this side reaches this above rest
+        self._on_floor = on_floor
+        self._off_floor = on_floor * cfg.k_off / cfg.k_on
         self._delay = delay
         self._side = side
         self._floor = spread_floor
@@ -130,8 +141,8 @@ class OnsetDetector:
         if self.level is None:
             return math.inf, math.inf
         return (
-            self.level + self._cfg.k_on * self.spread,
-            self.level + self._cfg.k_off * self.spread,
+            self.level + max(self._cfg.k_on * self.spread, self._on_floor),
+            self.level + max(self._cfg.k_off * self.spread, self._off_floor),
         )
 
     def _count_below(self, idx: int) -> None:

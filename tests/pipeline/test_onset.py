@@ -12,7 +12,9 @@ from sensors.types import Side
 
 def _run(env: list[float | None], cfg: EngineConfig | None = None) -> list[Movement]:
     cfg = cfg or EngineConfig()
-    det = OnsetDetector(cfg, Side.L, cfg.gyro_spread_floor, delay=0.0)
+    det = OnsetDetector(
+        cfg, Side.L, cfg.gyro_spread_floor, cfg.gyro_on_floor, cfg.min_peak, delay=0.0
+    )
     hist = History(2000)
     out = []
     for start in range(0, len(env), 4):
