@@ -66,7 +66,8 @@ class EngineConfig:
     z_copy: float = 7.0  # matched score (rest-noise units) that alone makes a copy mirror
     min_copy_ratio: float = 0.03  # a matched copy weaker than this is body motion, not mirror
     z_gate: float = 3.0  # matched score a peak above k_mirror must also reach
-    noise_memory: float = 0.15  # s over which an envelope's rest noise stays correlated (5 Hz 4th-order low-pass)
+    # s over which an envelope's rest noise stays correlated (its 5 Hz 4th-order low-pass)
+    noise_memory: float = 0.15
     bimanual_ratio: float = 0.6  # contra/active ratio from which both hands are intended
     # s: the weaker hand beginning this much later than the stronger is its copy, however
     # strong; intended two-handed movements begin together

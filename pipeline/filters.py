@@ -183,8 +183,8 @@ class ActivityEnvelope:
         """Envelope of present rows from grid row `idx` on, appended to `out`.
 
         The low-pass (Biquad3.process's recursion for each of its two sections, same
-        operations in the same order) and the epoch statistics run in one loop on locals: this is the
-        engine's innermost loop, once per row and side.
+        operations in the same order) and the epoch statistics run in one loop on
+        locals: this is the engine's innermost loop, once per row and side.
         """
         lp, lq = self._lp1, self._lp2
         if not lp.seeded:

@@ -230,9 +230,13 @@ class MirrorStage:
                 lag = xlag if z >= cfg.z_gate else None  # a peak of another shape: not a copy
                 if abs(xlag) >= self._post:
                     lag = None  # best at the window's edge: no time-locked copy inside it
-            elif copy is not None and z >= cfg.z_copy and copy.ratio >= cfg.min_copy_ratio:
-                if copy.lag < self._post:  # at the window's edge it is not a measurement
-                    lag, copy_ratio = copy.lag, copy.ratio
+            elif (
+                copy is not None
+                and z >= cfg.z_copy
+                and copy.ratio >= cfg.min_copy_ratio
+                and copy.lag < self._post  # at the window's edge it is not a measurement
+            ):
+                lag, copy_ratio = copy.lag, copy.ratio
         if contra is not None:
             lag = self._begin(contra, excess[c], a0, rest[c]) - begin
         elif lag is not None and (peak_c > peak_a or task.active is c):

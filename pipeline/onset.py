@@ -40,10 +40,11 @@ class OnsetDetector:
     """Hysteresis detector on one side's activity envelope.
 
     An onset is committed after the envelope stayed above level + k_on * spread
-    (and at least `on_floor` above the level) for `min_on`, and backdated to where it last was at or below
-    level + k_start * spread; the envelope's own delay (`delay` rows) is taken
-    off when the start time is reported. The movement ends after `min_off` below
-    level + k_off * spread. The rest level and spread are the median and MAD of
+    (and at least `on_floor` above the level) for `min_on`, and backdated to where
+    it last was at or below level + k_start * spread; the envelope's own delay
+    (`delay` rows) is taken off when the start time is reported. The movement
+    ends after `min_off` below level + k_off * spread (and the floor's share of
+    it). The rest level and spread are the median and MAD of
     the envelope over rest epochs of fixed grid length, so thresholds change at
     the same rows however the input is split.
     """
