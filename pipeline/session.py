@@ -6,8 +6,9 @@ the BLE notifications it serves): what the engine decides goes into a
 `WriteQueue` without waiting, events are committed at once, raw samples every
 `COMMIT_INTERVAL_S` with the session's progress, and if the store falls behind
 the oldest raw samples are dropped and counted, never events. Stopping (a
-signal, or the source ending) drains in order: the source stops, the engine is
-flushed, every decided event is committed, then the session is closed.
+signal, or the source ending) drains in order: the source stops (at once, also
+while it waits for wrists that send nothing), the engine is flushed, every
+decided event is committed, then the session is closed.
 
 A `background` job (for example continuous delivery to InfluxDB) runs beside
 them and is told, through the event it receives, when everything is committed.
@@ -20,7 +21,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
@@ -101,22 +102,37 @@ async def run_session(
     patience = min(queue.max_samples, 2 * _COMMIT_SAMPLES)
     stored: list[MovementEvent] = []
 
-    async def read() -> None:
+    async def pump(iterator: AsyncIterator[ImuBlock]) -> None:
         nonlocal covered, stopped
+        async for block in iterator:
+            if stop.is_set():
+                stopped = True
+                break
+            if len(block):
+                covered = max(covered, float(block.t[-1]))
+            await blocks.put(block)
+
+    async def read() -> None:
+        nonlocal stopped
         iterator = source.blocks()
+        pumping = asyncio.create_task(pump(iterator))
+        # A stop must not wait for the next block: with both wrists silent there is none.
+        stopping = asyncio.create_task(stop.wait())
         try:
-            async for block in iterator:
-                if stop.is_set():
-                    stopped = True
-                    break
-                if len(block):
-                    covered = max(covered, float(block.t[-1]))
-                await blocks.put(block)
+            await asyncio.wait((pumping, stopping), return_when=asyncio.FIRST_COMPLETED)
+            if not pumping.done():
+                stopped = True
         finally:
+            stopping.cancel()
+            pumping.cancel()  # where the source waits; nothing if it has ended
+            await asyncio.wait((pumping,))  # the source is not running when closed
+            failure = None if pumping.cancelled() else pumping.exception()
             # closes a BLE or file source promptly, also when cancelled
             with contextlib.suppress(AttributeError):
                 await iterator.aclose()  # type: ignore[attr-defined]
             await blocks.put(_DONE)
+        if failure is not None:
+            raise failure  # the source's own error
 
     def decided(events: list[Event]) -> None:
         movements = [e for e in events if isinstance(e, MovementEvent)]

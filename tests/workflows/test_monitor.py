@@ -1,4 +1,4 @@
-"""`mirrorwatch monitor` end to end: a simulated stretch of a day, a stop by SIGTERM."""
+"""`mirrorwatch monitor` end to end: a simulated stretch of a day, stops by SIGTERM."""
 
 from __future__ import annotations
 
@@ -84,3 +84,52 @@ def test_sigterm_stops_cleanly_and_keeps_what_was_seen(tmp_path: Path) -> None:
     assert info.ended_at is not None
     assert len(hours) == 2
     assert all(0 < h.seconds < 3600 for h in hours)
+
+
+# `mirrorwatch monitor` with a live source whose wrists never send (registered the way
+# a live source plugs in); it touches argv[1] once the session reads from it.
+SILENT_MONITOR = """
+import asyncio, pathlib, sys
+from pipeline import cli
+from pipeline.commands.sources import LIVE_SOURCES, Opened
+
+class Silent:
+    async def blocks(self):
+        pathlib.Path(sys.argv[1]).touch()
+        await asyncio.Event().wait()
+        yield
+
+LIVE_SOURCES["silent"] = lambda settings: Opened(Silent(), "silent", 100.0, live=True)
+sys.exit(cli.main(["monitor", "--subject", "P04", "--source", "silent"]))
+"""
+
+
+def test_sigterm_stops_monitoring_while_the_wrists_are_silent(tmp_path: Path) -> None:
+    data, reading = tmp_path / "data", tmp_path / "reading"
+    # the user's own mirrorwatch.toml (an InfluxDB to deliver to...) stays out of it
+    env = {
+        **os.environ,
+        "MIRRORWATCH_DATA_DIR": str(data),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SILENT_MONITOR, str(reading)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not reading.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)  # the report is drawn after the stop
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "stopped" in out
+    with Spool.in_dir(data) as spool:
+        info = spool.session("latest")
+    assert info.end_reason == "stopped"
