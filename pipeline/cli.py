@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pipeline.commands import Handler, UsageError, assess, ble, delivery, local, monitor, report
+from pipeline.compiled import fallback_note
 from pipeline.config import ConfigError
 from pipeline.settings import load_settings
 from pipeline.store.spool import SpoolError
@@ -49,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if (note := fallback_note()) is not None:
+        # importing stays silent (library users, tests); the user of the command is told
+        print(f"mirrorwatch: {note}", file=sys.stderr)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
