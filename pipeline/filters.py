@@ -49,6 +49,7 @@ class Biquad3:
         self.coef: tuple[float, float, float, float, float] = (b0, b1, b2, a1, a2)
         u1, u2 = (float(u) for u in signal.sosfilt_zi(sos)[0])
         self._unit = (u1, u2)  # steady state for an input of 1
+        self.dc_gain = (b0 + b1 + b2) / (1.0 + a1 + a2)
         # z1 of channels 0-2, then z2 of channels 0-2: a tuple, which compiled code keeps
         # unboxed, where a list would box six floats on every call
         self.z: State = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
@@ -188,8 +189,10 @@ class ActivityEnvelope:
         """
         lp, lq = self._lp1, self._lp2
         if not lp.seeded:
-            lp.seed(rows[0][3:6])
-            lq.seed(rows[0][3:6])  # unit gain at DC: the first section's steady output
+            x = rows[0][3:6]
+            lp.seed(x)
+            g = lp.dc_gain  # the second section's input is the first one's steady output
+            lq.seed((g * x[0], g * x[1], g * x[2]))
         b0, b1, b2, a1, a2 = lp.coef
         p0, p1, p2, q0, q1, q2 = lp.z
         e0, e1, e2, f1, f2 = lq.coef

@@ -161,7 +161,12 @@ class MirrorStage:
         return find_copy(template, env - level, valid, spread, lags, self._memory)
 
     def _begin(
-        self, m: Movement, excess: FloatArray, a0: int, rest: tuple[float, float] | None
+        self,
+        m: Movement,
+        excess: FloatArray,
+        valid: BoolArray,
+        a0: int,
+        rest: tuple[float, float] | None,
     ) -> int:
         """Row where `m` began: the last row before its rise to half its peak where its
         envelope was within `onset_fraction` of that peak (or k_start spreads) of rest.
@@ -177,7 +182,7 @@ class MirrorStage:
             return m.onset
         th = max(self._cfg.k_start * rest[1], self._cfg.onset_fraction * peak)
         i = first + int(np.argmax(excess[first:] >= 0.5 * peak))
-        while i > first and excess[i] > th:
+        while i > first and (excess[i] > th or not valid[i]):  # a gap says nothing
             i -= 1
         return a0 + i
 
@@ -218,7 +223,7 @@ class MirrorStage:
         completeness = {s: float(env[s][1].mean()) if env[s][1].size else 0.0 for s in Side}
         peak_a, peak_c = float(excess[a].max()), float(excess[c].max())
         coupling, xlag = _coupling(excess[a], excess[c], self._post)
-        begin = self._begin(active, excess[a], a0, rest[a])
+        begin = self._begin(active, excess[a], env[a][1], a0, rest[a])
         start = begin - active.delay  # fractional grid row where the active hand began
         lag: float | None = None  # rows from the active to the other hand's onset
         rest_c = rest[c]
@@ -238,7 +243,7 @@ class MirrorStage:
             ):
                 lag, copy_ratio = copy.lag, copy.ratio
         if contra is not None:
-            lag = self._begin(contra, excess[c], a0, rest[c]) - begin
+            lag = self._begin(contra, excess[c], env[c][1], a0, rest[c]) - begin
         elif lag is not None and (peak_c > peak_a or task.active is c):
             # The other hand is the one moving on purpose. If a movement of its
             # own covers this onset, this is that movement's late copy, already

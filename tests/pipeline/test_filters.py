@@ -83,6 +83,20 @@ def test_gyro_envelope_removes_bias_and_sees_movement() -> None:
     assert np.median(env[750:1000]) < 0.015  # no undershoot tail after the movement
 
 
+def test_gyro_envelope_starts_again_after_a_gap_without_a_transient() -> None:
+    # Each section of the 4th-order low-pass must be seeded with its own steady input:
+    # seeding the second with the raw rate once left 40 rad/s spikes after every gap.
+    cfg = EngineConfig()
+    envelope = ActivityEnvelope(cfg, True)
+    row: Row = (0.0, 0.0, 9.81, 0.8, -0.5, 0.3)
+    shaken: Row = (0.0, 0.0, 11.81, 0.8, -0.5, 0.3)  # a moving wrist: no bias is learnt
+    moving: list[Row | None] = [row, shaken] * 15
+    rows = moving + [None] * 20 + moving
+    env = np.array([np.nan if v is None else v for v in envelope.process(0, rows)])
+    np.testing.assert_allclose(env[30:50], np.nan)
+    np.testing.assert_allclose(env[~np.isnan(env)], np.linalg.norm(row[3:]), rtol=1e-9)
+
+
 def test_acc_envelope_reads_rotation_without_gravity_estimate() -> None:
     fs, n = 100.0, 600
     t = np.arange(n) / fs
