@@ -68,6 +68,9 @@ class EngineConfig:
     z_gate: float = 3.0  # matched score a peak above k_mirror must also reach
     # s over which an envelope's rest noise stays correlated (its 5 Hz 4th-order low-pass)
     noise_memory: float = 0.15
+    # s of the other hand's own past on which the matched score's noise is measured: real
+    # rest (sway, tremor bursts) is noisier over a movement's length than its spread says
+    null_span: float = 3.0
     bimanual_ratio: float = 0.6  # contra/active ratio from which both hands are intended
     # s: the weaker hand beginning this much later than the stronger is its copy, however
     # strong; intended two-handed movements begin together
@@ -88,7 +91,7 @@ class EngineConfig:
             "min_off",
         )
         _positive(self, "k_on", "k_off", "k_mirror", "max_duration", "lag_window", "max_active")
-        _positive(self, "z_copy", "noise_memory", "bimanual_max_lag")
+        _positive(self, "z_copy", "noise_memory", "bimanual_max_lag", "null_span")
         for name in ("gyro_lowpass", "acc_lowpass"):
             if not 0 < getattr(self, name) < self.fs / 2:
                 raise ConfigError(f"{name}: must be between 0 and fs/2")

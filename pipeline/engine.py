@@ -36,7 +36,9 @@ class Engine:
         c = self.cfg
         self._aligner = Aligner(c.fs, c.max_wait, c.max_gap, c.max_gap_no_gyro)
         self._envelopes: dict[Side, ActivityEnvelope] = {}
-        look_back = c.pre + c.max_duration + c.lag_window + c.max_backdate + 2 * _STEP_S + 1.0
+        look_back = (
+            c.null_span + c.pre + c.max_duration + c.lag_window + c.max_backdate + 2 * _STEP_S + 1.0
+        )
         self._look_back = c.samples(look_back)
         self._histories = {s: History(self._look_back) for s in Side}
         self._detectors: dict[Side, OnsetDetector] = {}

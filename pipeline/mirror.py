@@ -17,7 +17,7 @@ import numpy as np
 from pipeline.config import EngineConfig
 from pipeline.events import Kind, MovementEvent
 from pipeline.history import BoolArray, History
-from pipeline.matched import Copy, find_copy
+from pipeline.matched import Copy, find_copy, null_noise
 from pipeline.onset import Movement, OnsetDetector
 from sensors.types import FloatArray, Side
 
@@ -59,6 +59,7 @@ class MirrorStage:
         self._max_dur = cfg.samples(cfg.max_duration)
         self._min_off = cfg.samples(cfg.min_off)
         self._min_dur = cfg.samples(cfg.min_duration)
+        self._null = cfg.samples(cfg.null_span)
         self._lead = cfg.samples(0.03)  # a copy may seem to lead by filter and grid jitter
         self._memory = cfg.noise_memory * cfg.fs
         self._pending: list[Movement] = []
@@ -152,13 +153,18 @@ class MirrorStage:
         return any(lo <= mv.onset <= d for mv in self._known(side, d))
 
     def _match(
-        self, template: FloatArray, other: tuple[FloatArray, BoolArray], rest: tuple[float, float]
+        self,
+        template: FloatArray,
+        other: tuple[FloatArray, BoolArray],
+        rest: tuple[float, float],
+        past: tuple[FloatArray, BoolArray],
     ) -> Copy | None:
         """The other hand's best match to the active envelope (pipeline/matched.py)."""
         env, valid = other
         level, spread = rest
         lags = range(-self._lead, self._post + 1)
-        return find_copy(template, env - level, valid, spread, lags, self._memory)
+        null = null_noise(template, past[0] - level, past[1])
+        return find_copy(template, env - level, valid, spread, lags, self._memory, null)
 
     def _begin(
         self,
@@ -223,23 +229,34 @@ class MirrorStage:
         completeness = {s: float(env[s][1].mean()) if env[s][1].size else 0.0 for s in Side}
         peak_a, peak_c = float(excess[a].max()), float(excess[c].max())
         coupling, xlag = _coupling(excess[a], excess[c], self._post)
+        if (
+            contra is not None
+            and coupling < cfg.min_coupling
+            and peak_c < cfg.bimanual_ratio * peak_a
+        ):
+            # A weaker onset of the other hand that does not follow this movement's
+            # shape (a tremor burst, a fidget) is a movement of its own, not a copy.
+            self._pending.append(contra)
+            contra = None
         begin = self._begin(active, excess[a], env[a][1], a0, rest[a])
         start = begin - active.delay  # fractional grid row where the active hand began
         lag: float | None = None  # rows from the active to the other hand's onset
         rest_c = rest[c]
         copy_ratio: float | None = None  # the matched amplitude, when only it saw the copy
         if contra is None and rest_c is not None:
-            copy = self._match(excess[a], env[c], rest_c)
+            past = self._hist[c].window(a0 - self._null, a0)
+            copy = self._match(excess[a], env[c], rest_c, past)
             z = -math.inf if copy is None else copy.score
             if peak_c > cfg.k_mirror * rest_c[1] and coupling >= cfg.min_coupling:
                 lag = xlag if z >= cfg.z_gate else None  # a peak of another shape: not a copy
-                if abs(xlag) >= self._post:
-                    lag = None  # best at the window's edge: no time-locked copy inside it
+                if xlag >= self._post or (xlag <= -self._lead and peak_c <= peak_a):
+                    # best at the window's edge, or a weaker hand leading: not a copy
+                    lag = None
             elif (
                 copy is not None
                 and z >= cfg.z_copy
                 and copy.ratio >= cfg.min_copy_ratio
-                and copy.lag < self._post  # at the window's edge it is not a measurement
+                and -self._lead < copy.lag < self._post  # at an edge it is no measurement
             ):
                 lag, copy_ratio = copy.lag, copy.ratio
         if contra is not None:
