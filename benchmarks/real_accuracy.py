@@ -26,6 +26,7 @@ import numpy as np
 
 from benchmarks.accuracy import HEADER, pooled, row
 from benchmarks.offline_baseline import detect as offline_detect
+from benchmarks.peer_m4x28 import classify_session
 from benchmarks.real_sessions import (
     DEFAULT_DATA,
     FS,
@@ -40,7 +41,7 @@ from benchmarks.real_sessions import (
 from pipeline.config import EngineConfig
 from pipeline.engine import Engine, movements
 from pipeline.evaluation import Score, score
-from pipeline.events import MovementEvent
+from pipeline.events import Kind, MovementEvent
 
 # The subjects the engine's constants were chosen on: three of the six rest recordings
 # (one with a strong tremor of one hand) and half of the movement recordings.
@@ -93,12 +94,48 @@ def run(session: RealSession, cfg: EngineConfig) -> tuple[list[MovementEvent], l
     return online, offline_detect(blocks, cfg)
 
 
+def trial_calls(session: RealSession, mirror: list[bool]) -> dict[str, list[bool]]:
+    """Per column of TRIAL_HEADER, whether each relevant trial was called mirror."""
+    out: dict[str, list[bool]] = defaultdict(list)
+    for t, called in zip(session.truth, mirror, strict=True):
+        if t.kind == "mirror":
+            lo = max(r for r in RATIO_BINS if t.ratio >= 0.8 * r)  # the nominal ratio's bin
+            out[f"r{lo:g}"].append(called)
+        else:
+            out[t.kind].append(called)
+    return out
+
+
+def windows(session: RealSession) -> list[tuple[float, float]]:
+    """Each trial's window: its movement with 0.3 s either side."""
+    return [(t.onset - 0.3, t.offset + 0.3) for t in session.truth]
+
+
+def engine_mirror(session: RealSession, events: list[MovementEvent]) -> list[bool]:
+    """Whether a mirror event began in each trial's window."""
+    return [
+        any(e.kind is Kind.MIRROR and a <= e.t_onset <= b for e in events)
+        for a, b in windows(session)
+    ]
+
+
+def peer_mirror(session: RealSession) -> list[bool]:
+    """The peer method's call per trial window, from the accelerometers alone."""
+    return [v.mirror for v in classify_session(session.acc, FS, windows(session))]
+
+
+RATIO_BINS = (0.05, 0.1, 0.2, 0.35)
+TRIAL_COLUMNS = (*(f"r{r:g}" for r in RATIO_BINS), "unimanual", "bimanual")
+TRIAL_HEADER = f"{'method':<9}" + "".join(f"{c:>10}" for c in TRIAL_COLUMNS)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder of PADS-style files")
     p.add_argument("-v", "--verbose", action="store_true", help="one line per session")
     p.add_argument("--split", choices=("both", "tune", "held-out"), default="both")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--no-peer", action="store_true", help="skip the peer method (slow)")
     args = p.parse_args()
     if not args.data.is_dir():
         raise SystemExit(f"no real recordings at {args.data}: pass --data DIR (see the README)")
@@ -106,24 +143,35 @@ def main() -> None:
     cfg = dataclasses.replace(EngineConfig.from_mapping(overrides), fs=FS)
     scores: dict[str, dict[str, list[Score]]] = defaultdict(lambda: defaultdict(list))
     extras: dict[str, dict[str, list[Extra]]] = defaultdict(lambda: defaultdict(list))
+    trials: dict[str, dict[str, dict[str, list[bool]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(list))
+    )
     for split, tune in (("tune", True), ("held-out", False)):
         if args.split not in ("both", split):
             continue
         for session in sessions(args.data, tune, SEEDS):
             variant = session.variant
+            keys = (f"{split}", f"{split} {variant}", "all", f"all {variant}")
+            calls = {}
             for method, events in zip(("online", "offline"), run(session, cfg), strict=True):
                 s = score(session.truth, events, session.duration)
                 x = extra(session, s)
-                for key in (f"{split}", f"{split} {variant}", "all", f"all {variant}"):
+                calls[method] = engine_mirror(session, events)
+                for key in keys:
                     scores[key][method].append(s)
                     extras[key][method].append(x)
                 if args.verbose:
                     print(f"{session.name:<22} {method:<8} {s.summary()} extra {x.inside}")
+            if not args.no_peer:
+                calls["peer"] = peer_mirror(session)
+            for method, called in calls.items():
+                for column, got in trial_calls(session, called).items():
+                    for key in keys:
+                        trials[key][method][column] += got
     print("\nonset/lat in ms; r<x>: mirror sensitivity for true ratio from x; uni>mir: unimanual")
     print("called mirror; bimanu: bimanual correct; r.err: median |ratio error|; rest/min: false")
-    print(
-        "events in rest per minute of rest; extra: false events inside a true movement, per one\n"
-    )
+    print("events in rest per minute of rest; extra: false events inside a true movement, per")
+    print("movement\n")
     for key in sorted(scores):
         print(f"== {key}")
         print(HEADER[:-6] + f"{'rest/min':>9}{'extra':>7}")
@@ -133,6 +181,14 @@ def main() -> None:
             inside = sum(x.inside for x in xs) / max(sum(x.movements for x in xs), 1)
             line = row(method, pooled(scores[key][method]), 0, method == "online")
             print(line[:-6] + f"{rest:9.2f}{inside:7.2f}")
+        print("trials called mirror (movement found or not), beside the peer method:")
+        print(TRIAL_HEADER)
+        for method, columns in trials[key].items():
+            cells = [columns.get(c, []) for c in TRIAL_COLUMNS]
+            print(
+                f"{method:<9}"
+                + "".join(f"{sum(v) / len(v):10.0%}" if v else f"{'-':>10}" for v in cells)
+            )
         print()
 
 
