@@ -174,7 +174,7 @@ class MirrorStage:
         a0: int,
         rest: tuple[float, float] | None,
     ) -> int:
-        """Row where `m` began: the last row before its rise to half its peak where its
+        """Row where `m` began: the last row before its rise to _RISE of its peak where its
         envelope was within `onset_fraction` of that peak (or k_start spreads) of rest.
 
         Never earlier than the detector's own backdated onset, which only knew the
@@ -187,7 +187,7 @@ class MirrorStage:
         if peak <= 0.0:
             return m.onset
         th = max(self._cfg.k_start * rest[1], self._cfg.onset_fraction * peak)
-        i = first + int(np.argmax(excess[first:] >= 0.5 * peak))
+        i = first + int(np.argmax(excess[first:] >= _RISE * peak))
         while i > first and (excess[i] > th or not valid[i]):  # a gap says nothing
             i -= 1
         return a0 + i
@@ -310,6 +310,12 @@ class MirrorStage:
             decided_at=d / cfg.fs,
             task=task.name,
         )
+
+
+# Fraction of its peak from which a movement's rise is searched back: real movements
+# start with sub-movements of a fifth to a half of the peak (PADS task recordings), and
+# fidgets before a movement stay well under a fifth of it.
+_RISE = 0.2
 
 
 def grade(ratio: float, thresholds: tuple[float, float, float]) -> int:
