@@ -59,7 +59,7 @@ class MirrorStage:
         self._max_dur = cfg.samples(cfg.max_duration)
         self._min_off = cfg.samples(cfg.min_off)
         self._min_dur = cfg.samples(cfg.min_duration)
-        self._null = cfg.samples(cfg.null_span)
+        self._null_rows = cfg.samples(cfg.null_span)
         self._lead = cfg.samples(0.03)  # a copy may seem to lead by filter and grid jitter
         self._memory = cfg.noise_memory * cfg.fs
         self._pending: list[Movement] = []
@@ -244,7 +244,7 @@ class MirrorStage:
         rest_c = rest[c]
         copy_ratio: float | None = None  # the matched amplitude, when only it saw the copy
         if contra is None and rest_c is not None:
-            past = self._hist[c].window(a0 - self._null, a0)
+            past = self._hist[c].window(a0 - self._null_rows, a0)
             copy = self._match(excess[a], env[c], rest_c, past)
             z = -math.inf if copy is None else copy.score
             if peak_c > cfg.k_mirror * rest_c[1] and coupling >= cfg.min_coupling:
