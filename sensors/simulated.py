@@ -55,12 +55,37 @@ GYR_RANGE = math.radians(2000.0)  # rad/s, ±2000 dps full scale
 ACC_RANGE = 16.0 * G  # m/s^2
 SEGMENT = 10.0  # s rendered at a time
 
-_GYR_NOISE = 0.007  # rad/s, white, per axis
+# Rest-model constants below (_GYR_NOISE, _DRIFT, _TREMOR, _TREMOR_HZ, _TWITCH_*) are
+# fitted to PADS seated rest (Apple Watch, Relaxed task, 20 s, both wrists), subjects
+# 134, 172, 183, 200, 240 (151 left has a 6.8 Hz patient tremor: left out); numbers
+# are vector rms of the gyro with each recording's mean removed, medians over the 10
+# wrists; `python -m benchmarks.real_stats` measures both sides.
+# PADS seated rest, subjects 134, 172, 183, 200, 240: 25-50 Hz holds 0.004-0.006 rad/s
+# (vector), i.e. white noise of ~0.004 rad/s per axis; 10th percentile speed 0.0047
+_GYR_NOISE = 0.004  # rad/s, white, per axis
 _ACC_NOISE = 0.03  # m/s^2, white, per axis
 _BIAS = (0.012, 1200.0)  # rad/s, s: gyro bias, stationary std and correlation time
-_DRIFT = (0.003, 3.0)  # rad/s, s: slow postural sway of a resting wrist, same form
-_TREMOR = (0.005, 0.02)  # rad/s rms, physiological tremor (about 0.3-1 deg/s), per wrist
-_TWITCH_RATE = 2.0 / 60.0  # per s and wrist
+# PADS seated rest, subjects 134, 172, 183, 200, 240: below 1 Hz 0.008 rad/s and
+# 1-3.5 Hz 0.007-0.015 rad/s (vector): a sway with a ~1 Hz corner, not a slow drift
+_DRIFT = (0.007, 0.15)  # rad/s, s: postural sway of a resting wrist, std per axis, tau
+# PADS seated rest, subjects 134, 172, 183, 200, 240: 3.5-12 Hz holds 0.012-0.021 rad/s
+# (vector) in the quiet wrists, half the power, with noise and sway in it
+_TREMOR = (0.004, 0.01)  # rad/s rms, physiological tremor, per axis, drawn per wrist
+# PADS seated rest, subjects 134, 172, 183, 200, 240: the 3-15 Hz spectral peak lies at
+# 5.5-9 Hz in the quiet wrists
+_TREMOR_HZ = (6.0, 10.0)  # Hz, centre of the tremor band (+-1.5 Hz), drawn per wrist
+# PADS seated rest, subjects 134, 172, 183, 200, 240: brief jerks of 0.1-0.9 rad/s
+# (10 Hz speed, half-height width 0.05-0.13 s), from none in 20 s (6 of the 10 wrists)
+# to ~60 per minute (183, 200); fidgets (3 Hz speed above 0.15 rad/s) 0 per minute in
+# the median wrist, 3.4 pooled, peak 0.25 rad/s, 0.14 s above 0.15 (medians); so each
+# wrist draws its own rate, log-uniform in this range
+_TWITCH_RATE = (0.5 / 60.0, 20.0 / 60.0)  # per s, per wrist
+# PADS seated rest, subjects 134, 172, 183, 200, 240: the jerks' 10 Hz half-height
+# widths of 0.05-0.13 s are those of min-jerk lobes of 0.1-0.25 s
+_TWITCH_LOBE = (0.1, 0.25)  # s, length of each of a twitch's two lobes
+# PADS seated rest, subjects 134, 172, 183, 200, 240: jerks of 0.1-0.9 rad/s, most
+# below 0.3 (10 Hz speed; the largest are the sum of a twitch and the rest's sway)
+_TWITCH_PEAK = (0.08, 0.5)  # rad/s, peak angular speed, drawn log-uniform
 _WRIST_LEVER = np.array([0.08, 0.0, 0.0])  # m, wrist joint -> sensor, for tremor
 _SHOULDER_LEVER = (0.6, 0.0, 0.0)  # m, shoulder -> sensor, for arm swing
 _RAMP = 2.0  # s, fade in/out of walking and vibration
@@ -172,8 +197,9 @@ class _Wrist:
         self.drift = rng.normal(0.0, _DRIFT[0], 3)
         self.lost = 0
         nyq = config.fs / 2
-        centre = rng.uniform(8.5, 11.0)
+        centre = rng.uniform(*_TREMOR_HZ)
         self.tremor_rms = rng.uniform(*_TREMOR)
+        self.twitch_rate = math.exp(rng.uniform(*np.log(_TWITCH_RATE)))
         self.tremor_sos = _bandpass(centre - 1.5, centre + 1.5, config.fs)
         self.tremor_zi = np.zeros((self.tremor_sos.shape[0], 2, 3))
         self.tremor_last = np.zeros(3)
@@ -251,12 +277,13 @@ class _Wrist:
         """Small involuntary jerks at rest, not in the truth; kept inside the segment."""
         rng = self._rng(k, _TWITCH_S)
         out: list[Stroke] = []
-        for _ in range(rng.poisson(_TWITCH_RATE * (t[-1] - t[0]))):
-            lobe = rng.uniform(0.05, 0.12)
+        for _ in range(rng.poisson(self.twitch_rate * (t[-1] - t[0]))):
+            lobe = rng.uniform(*_TWITCH_LOBE)
             axis = rng.normal(0.0, 1.0, 3)
             x, y, z = (float(c) for c in axis / np.linalg.norm(axis))
             start = rng.uniform(t[0], max(t[0], t[-1] - 2 * lobe))
-            peak = rng.choice([-1.0, 1.0]) * rng.uniform(0.02, 0.12)
+            size = math.exp(rng.uniform(*np.log(_TWITCH_PEAK)))
+            peak = rng.choice([-1.0, 1.0]) * size
             out.append(Stroke(self.side, start, lobe, 2, peak, (x, y, z), (0.05, 0.0, 0.0)))
         return out
 
