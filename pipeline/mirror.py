@@ -247,7 +247,11 @@ class MirrorStage:
             past = self._hist[c].window(a0 - self._null_rows, a0)
             copy = self._match(excess[a], env[c], rest_c, past)
             z = -math.inf if copy is None else copy.score
-            if peak_c > cfg.k_mirror * rest_c[1] and coupling >= cfg.min_coupling:
+            if (
+                peak_c > cfg.k_mirror * rest_c[1]
+                and coupling >= cfg.min_coupling
+                and peak_c >= cfg.min_copy_ratio * peak_a  # weaker is body motion or noise
+            ):
                 lag = xlag if z >= cfg.z_gate else None  # a peak of another shape: not a copy
                 if xlag >= self._post or (xlag <= -self._lead and peak_c <= peak_a):
                     # best at the window's edge, or a weaker hand leading: not a copy
