@@ -47,6 +47,7 @@ DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pads"
 WRIST = {Side.L: "LeftWrist", Side.R: "RightWrist"}
 VARIANTS = ("recorded", "gravity", "acc-only")
 RATIOS = (0.05, 0.1, 0.2, 0.35)
+_TRIM = 0.5  # s cut from both ends of every recording
 _FILE = re.compile(r"^(\d+)_([A-Za-z]+)_LeftWrist\.txt$")
 
 
@@ -84,7 +85,9 @@ def recordings(data: Path) -> list[Recording]:
         for side, path in ((Side.L, left), (Side.R, right)):
             raw = np.loadtxt(path, delimiter=",", ndmin=2)
             t = raw[:, 0] - raw[0, 0]
-            grid = np.arange(0.0, t[-1], 1.0 / FS)
+            # The watches' start cue shakes most wrists for 50 ms at 0.26 s (9 of 12
+            # rest recordings): the first and last half second are not the subject's.
+            grid = np.arange(_TRIM, t[-1] - _TRIM, 1.0 / FS)
             cols = [np.interp(grid, t, raw[:, k]) for k in range(1, 7)]
             acc[side] = np.column_stack(cols[:3]) * G
             gyr[side] = np.column_stack(cols[3:])
