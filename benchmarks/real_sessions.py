@@ -29,6 +29,7 @@ here is tuned on them.
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,7 +44,12 @@ from sensors.types import FloatArray, ImuBlock, Side
 
 FS = 100.0  # Hz, the grid every recording is resampled onto (PADS is ~100 Hz, irregular)
 G = 9.80665  # m/s^2 per g
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pads"
+# ../shared/data/pads beside the checkout, or where MIRRORWATCH_PADS_DIR says
+DEFAULT_DATA = Path(
+    os.environ.get(
+        "MIRRORWATCH_PADS_DIR", Path(__file__).resolve().parents[2] / "shared" / "data" / "pads"
+    )
+)
 WRIST = {Side.L: "LeftWrist", Side.R: "RightWrist"}
 VARIANTS = ("recorded", "gravity", "acc-only")
 RATIOS = (0.05, 0.1, 0.2, 0.35)
