@@ -88,8 +88,8 @@ def test_gyro_envelope_starts_again_after_a_gap_without_a_transient() -> None:
     # seeding the second with the raw rate once left 40 rad/s spikes after every gap.
     cfg = EngineConfig()
     envelope = ActivityEnvelope(cfg, True)
-    row: Row = (0.0, 0.0, 9.81, 0.8, -0.5, 0.3)
-    shaken: Row = (0.0, 0.0, 11.81, 0.8, -0.5, 0.3)  # a moving wrist: no bias is learnt
+    row: Row = [0.0, 0.0, 9.81, 0.8, -0.5, 0.3]
+    shaken: Row = [0.0, 0.0, 11.81, 0.8, -0.5, 0.3]  # a moving wrist: no bias is learnt
     moving: list[Row | None] = [row, shaken] * 15
     rows = moving + [None] * 20 + moving
     env = np.array([np.nan if v is None else v for v in envelope.process(0, rows)])
