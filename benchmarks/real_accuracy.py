@@ -33,6 +33,7 @@ from benchmarks.real_sessions import (
     VARIANTS,
     RealSession,
     Recording,
+    Stretch,
     build,
     recordings,
     standard_trials,
@@ -81,7 +82,7 @@ def sessions(data: Path, tune: bool, seeds: tuple[int, ...]) -> list[RealSession
     return out
 
 
-def _session(rest: Recording, moves: list, variant: str, seed: int) -> RealSession:  # type: ignore[type-arg]
+def _session(rest: Recording, moves: list[Stretch], variant: str, seed: int) -> RealSession:
     key = 1000 * seed + int(rest.subject)
     trials = standard_trials(np.random.default_rng(key))
     return build(f"{rest.subject}/{variant}/{seed}", rest, moves, variant, key, trials)
