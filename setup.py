@@ -1,16 +1,16 @@
 """Build hook: compile the engine's per-row modules to C with mypyc.
 
 The online engine works a few rows at a time on Python floats (see
-pipeline/align.py). Interpreted, that is 675-925x real time for a wrist pair at
+pipeline/engine/align.py). Interpreted, that is 675-925x real time for a wrist pair at
 100 Hz; compiled from the same typed source it is 1700-2300x (README, Performance),
-and its events are bit-identical (tests/pipeline/test_compiled.py). Everything else
+and its events are bit-identical (tests/engine/test_compiled.py). Everything else
 in the project metadata lives in pyproject.toml.
 
 Compiling never fails the install. MIRRORWATCH_NO_COMPILE=1 skips it; any failure
 on the way (mypyc type-checks the engine and exits on an error; no mypyc, no C
 compiler, no Python headers) leaves the engine interpreted, 2-3x slower, with one
 line saying why. A complete build records the sha256 of every source it compiled
-(pipeline/engine_build.json), which pipeline/compiled.py checks at import.
+(pipeline/engine/engine_build.json), which pipeline/compiled.py checks at import.
 """
 
 from __future__ import annotations
@@ -32,8 +32,10 @@ ENGINE_MODULES: tuple[str, ...] = _COMPILED["ENGINE_MODULES"]
 GROUP: str = _COMPILED["GROUP"]
 RECORD: str = _COMPILED["BUILD_RECORD"]
 NO_COMPILE: str = _COMPILED["NO_COMPILE"]
+PACKAGE: str = _COMPILED["ENGINE_PACKAGE"]
+_DIR = Path(*PACKAGE.split("."))  # pipeline/engine, relative to the project root
 _LIBRARY = f"{GROUP}__mypyc"  # the group's shared code; each module's extension is a shim
-_EXTENSION_NAMES = {f"pipeline.{name}" for name in ENGINE_MODULES} | {_LIBRARY}
+_EXTENSION_NAMES = {f"{PACKAGE}.{name}" for name in ENGINE_MODULES} | {_LIBRARY}
 _compiled_from: dict[str, str] = {}  # sha256 of the sources mypyc compiled, by module
 
 
@@ -42,11 +44,11 @@ def engine_extensions() -> list[Extension]:
     if os.environ.get(NO_COMPILE, "") not in ("", "0"):
         interpreted(f"{NO_COMPILE} is set")
         return []
-    hashes = _COMPILED["source_hashes"](Path("pipeline"))  # before mypyc reads them
+    hashes = _COMPILED["source_hashes"](_DIR)  # before mypyc reads them
     try:
         from mypyc.build import mypycify
 
-        paths = [f"pipeline/{name}.py" for name in ENGINE_MODULES]
+        paths = [str(_DIR / f"{name}.py") for name in ENGINE_MODULES]
         extensions: list[Extension] = mypycify(paths, opt_level="3", group_name=GROUP)
     except (Exception, SystemExit) as e:  # mypyc exits on a type error
         interpreted(_why(e))
@@ -76,8 +78,8 @@ def remove_build(root: Path) -> None:
     for suffix in EXTENSION_SUFFIXES:
         (root / f"{_LIBRARY}{suffix}").unlink(missing_ok=True)
         for name in ENGINE_MODULES:
-            (root / "pipeline" / f"{name}{suffix}").unlink(missing_ok=True)
-    (root / "pipeline" / RECORD).unlink(missing_ok=True)
+            (root / _DIR / f"{name}{suffix}").unlink(missing_ok=True)
+    (root / _DIR / RECORD).unlink(missing_ok=True)
 
 
 def _why(error: BaseException) -> str:
@@ -98,9 +100,9 @@ class BuildEngine(build_ext):
         if self.inplace:
             remove_build(Path("."))  # before setuptools copies the new build in place
         super().run()
-        record = Path(self.build_lib) / "pipeline" / RECORD
+        record = Path(self.build_lib) / _DIR / RECORD
         if self.inplace and record.is_file():
-            shutil.copyfile(record, Path("pipeline") / RECORD)
+            shutil.copyfile(record, _DIR / RECORD)
 
     def build_extensions(self) -> None:
         # setuptools builds into build_lib here, also in place (it copies afterwards)
@@ -109,7 +111,7 @@ class BuildEngine(build_ext):
         engine = [ext for ext in self.extensions if ext.name in _EXTENSION_NAMES]
         if not engine:
             return
-        record = Path(self.build_lib) / "pipeline" / RECORD
+        record = Path(self.build_lib) / _DIR / RECORD
         if self._failed:
             for ext in engine:
                 Path(self.get_ext_fullpath(ext.name)).unlink(missing_ok=True)

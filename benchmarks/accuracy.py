@@ -22,10 +22,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from benchmarks.offline_baseline import detect as offline_detect
-from pipeline.config import EngineConfig
 from pipeline.engine import Engine, movements
+from pipeline.engine.config import EngineConfig
+from pipeline.engine.events import Kind, MovementEvent
 from pipeline.evaluation import Score, score
-from pipeline.events import Kind, MovementEvent
 from sensors.simulated import SimConfig, Simulation, simulate
 
 DURATION = {"firearm-drill": 420.0, "healthy": 300.0, "mirror-strong": 300.0, "home-day": 3600.0}

@@ -40,9 +40,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.config import EngineConfig
 from pipeline.engine import Engine
-from pipeline.events import Event
+from pipeline.engine.config import EngineConfig
+from pipeline.engine.events import Event
 from pipeline.session import SessionResult, run_session
 from pipeline.store.spool import Spool
 from sensors.simulated import SimConfig, simulate

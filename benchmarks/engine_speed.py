@@ -31,10 +31,10 @@ import numpy as np
 from scipy import signal
 
 from pipeline.compiled import ENGINE_MODULES, compiled_modules
-from pipeline.config import EngineConfig
 from pipeline.engine import Engine, movements
-from pipeline.events import Event
-from pipeline.filters import Biquad3
+from pipeline.engine.config import EngineConfig
+from pipeline.engine.events import Event
+from pipeline.engine.filters import Biquad3
 from sensors.simulated import SimConfig, simulate
 from sensors.types import FloatArray, ImuBlock, Side
 

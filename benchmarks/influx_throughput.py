@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.events import Kind, MovementEvent
+from pipeline.engine.events import Kind, MovementEvent
 from pipeline.settings import InfluxSettings
 from pipeline.store.influx import InfluxWriter, transport_for
 from pipeline.store.spool import Spool

@@ -41,9 +41,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.config import EngineConfig
 from pipeline.engine import Engine
-from pipeline.events import Event, MovementEvent
+from pipeline.engine.config import EngineConfig
+from pipeline.engine.events import Event, MovementEvent
 from pipeline.session import run_session
 from pipeline.store.spool import Spool
 from sensors.simulated import SimConfig, simulate

@@ -17,11 +17,11 @@ import math
 import numpy as np
 from scipy import signal
 
-from pipeline.align import Aligner
-from pipeline.config import EngineConfig
-from pipeline.events import Kind, MovementEvent
-from pipeline.filters import G
-from pipeline.mirror import grade
+from pipeline.engine.align import Aligner
+from pipeline.engine.config import EngineConfig
+from pipeline.engine.events import Kind, MovementEvent
+from pipeline.engine.filters import G
+from pipeline.engine.mirror import grade
 from sensors.types import FloatArray, ImuBlock, Side
 
 

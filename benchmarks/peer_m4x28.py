@@ -51,7 +51,7 @@ import numpy as np
 from scipy import signal
 
 from benchmarks.peer_m4x28_scores import artifact_windows, ensemble_scores
-from pipeline.history import BoolArray
+from pipeline.engine.history import BoolArray
 from sensors.types import FloatArray, Side
 
 G = 9.80665  # m/s^2 per g: the original works in g

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from pipeline.history import BoolArray
+from pipeline.engine.history import BoolArray
 from sensors.types import FloatArray
 
 MAD_SCALE = 1.4826  # scaled MAD estimates sigma for Gaussian data

@@ -39,10 +39,10 @@ from benchmarks.real_sessions import (
     standard_trials,
     stretches,
 )
-from pipeline.config import EngineConfig
 from pipeline.engine import Engine, movements
+from pipeline.engine.config import EngineConfig
+from pipeline.engine.events import Kind, MovementEvent
 from pipeline.evaluation import Score, score
-from pipeline.events import Kind, MovementEvent
 
 # The subjects the engine's constants were chosen on: three of the six rest recordings
 # (one with a strong tremor of one hand) and half of the movement recordings.

@@ -6,7 +6,7 @@ What runs is what `mirrorwatch monitor --store-samples` runs, minus the terminal
 and InfluxDB: the simulated `home-day` (two wrists with gyro at `--fs` Hz, blocks
 of 4) through `pipeline.session.run_session` with a real engine, raw samples and
 events committed to a real spool in a temporary directory, hourly aggregates and
-warnings (pipeline.monitoring.Monitor) stored as the hours are decided. The spool
+warnings (pipeline.workflows.monitoring.Monitor) stored as the hours are decided. The spool
 is bounded (`--spool-mb`, like `[spool] max_mb`), so over a day the oldest raw
 samples are dropped and disk use stays flat; 24 h of raw samples would be ~2.3 GB
 (about 130 bytes a row with its index).
@@ -37,14 +37,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.config import EngineConfig
 from pipeline.engine import Engine
-from pipeline.events import Event, MovementEvent
-from pipeline.monitoring import Monitor
+from pipeline.engine.config import EngineConfig
+from pipeline.engine.events import Event, MovementEvent
 from pipeline.session import run_session
 from pipeline.store.aggregates import Aggregates
 from pipeline.store.spool import Spool
 from pipeline.store.write_queue import WriteQueue
+from pipeline.workflows.monitoring import Monitor
 from sensors.simulated import SimConfig, SimulatedSource, simulate
 from sensors.types import ImuBlock
 

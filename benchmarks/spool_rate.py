@@ -34,7 +34,7 @@ from typing import Protocol
 
 import numpy as np
 
-from pipeline.events import Kind, MovementEvent
+from pipeline.engine.events import Kind, MovementEvent
 from pipeline.settings import DEFAULT_SPOOL_MAX_MB
 from pipeline.store.spool import Spool
 from sensors.types import ImuBlock, Side

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pipeline.commands import Handler, UsageError, assess, ble, delivery, local, monitor, report
 from pipeline.compiled import fallback_note
-from pipeline.config import ConfigError
+from pipeline.engine.config import ConfigError
 from pipeline.settings import load_settings
 from pipeline.store.spool import SpoolError
 from sensors.recording import RecordingError

@@ -25,12 +25,13 @@ from types import ModuleType
 
 # The modules setup.py compiles (the engine's per-row work) and its mypyc group name.
 # setup.py runs this file on its own: stdlib imports only.
-ENGINE_MODULES = ("align", "filters", "history", "onset", "matched", "mirror", "engine")
+ENGINE_MODULES = ("align", "filters", "history", "onset", "matched", "mirror", "core")
+ENGINE_PACKAGE = "pipeline.engine"  # where they live; mypyc compiles nothing outside it
 GROUP = "mirrorwatch_engine"
 BUILD_RECORD = "engine_build.json"  # written by setup.py beside the modules, git-ignored
 NO_COMPILE = "MIRRORWATCH_NO_COMPILE"  # set to 1: setup.py leaves the engine interpreted
 
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parent / "engine"
 _fallback: str | None = None  # why this process runs the engine from .py despite a build
 
 
@@ -56,14 +57,18 @@ def stale_build(package: Path = _PACKAGE) -> str | None:
     ]
     if not built:
         return None
-    # Each module's extension is a shim; the code is in the group library beside the package.
-    if _extension(package.parent, f"{GROUP}__mypyc") is None:
+    # Each module's extension is a shim; the code is in the group library at the import root.
+    if _extension(package.parents[1], f"{GROUP}__mypyc") is None:
         return f"the compiled engine is incomplete (no {GROUP}__mypyc library)"
     recorded = _read_record(package)
     if recorded is None:
         return f"the compiled engine has no readable record of its sources ({BUILD_RECORD})"
     current = source_hashes(package, built)
-    changed = [f"{package.name}/{n}.py" for n in built if recorded.get(n) != current[n]]
+    changed = [
+        f"{package.parent.name}/{package.name}/{n}.py"
+        for n in built
+        if recorded.get(n) != current[n]
+    ]
     if changed:
         return f"{', '.join(changed)} changed since the engine was compiled"
     return None
@@ -100,7 +105,7 @@ def fallback_note() -> str | None:
 
 
 class _SourceFinder(MetaPathFinder):
-    """Finds `pipeline.<engine module>` as its .py file, ahead of the extension beside it."""
+    """Finds `pipeline.engine.<module>` as its .py file, ahead of the extension beside it."""
 
     def __init__(self, package: Path) -> None:
         self._package = package
@@ -110,7 +115,7 @@ class _SourceFinder(MetaPathFinder):
     ) -> ModuleSpec | None:
         parent, _, name = fullname.rpartition(".")
         source = self._package / f"{name}.py"
-        if parent != self._package.name or name not in ENGINE_MODULES or not source.is_file():
+        if parent != ENGINE_PACKAGE or name not in ENGINE_MODULES or not source.is_file():
             return None
         return importlib.util.spec_from_file_location(fullname, source)
 

@@ -10,7 +10,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pipeline.events import Kind, MovementEvent
+from pipeline.engine.events import Kind, MovementEvent
 from sensors.scenarios import Interval, TruthMovement
 
 MATCH_WINDOW = 0.25  # s, a detected onset this close to a true one is the same movement

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from pipeline.engine import Engine, EngineStats
-from pipeline.events import Event, MovementEvent
+from pipeline.engine.events import Event, MovementEvent
 from pipeline.store.sessions import SessionInfo
 from pipeline.store.spool import Spool, SpoolBusy
 from pipeline.store.write_queue import Taken, WriteQueue

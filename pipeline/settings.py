@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import ConfigError, EngineConfig
+from pipeline.engine.config import ConfigError, EngineConfig
 from pipeline.private_files import tighten
 from sensors.ble_config import BleConfig
 

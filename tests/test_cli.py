@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.events import MovementEvent
+from pipeline.engine.events import MovementEvent
 
 
 def _run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -14,22 +14,22 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
-from pipeline.assessment.guide import Guide, Phase, Say, SetTask, Step
-from pipeline.assessment.protocol import Protocol, builtin_protocols, load_protocol
-from pipeline.assessment.results import load_assessment, save_plan, save_timeline
-from pipeline.assessment.text import format_assessment
-from pipeline.assessment.timeline import nominal_schedule, scripted, session_length
 from pipeline.commands import speed
 from pipeline.commands.delivery import continuous_delivery, delivery_line
 from pipeline.commands.sources import open_source, store_links
 from pipeline.engine import Engine
-from pipeline.events import Event, Kind, MovementEvent
+from pipeline.engine.events import Event, Kind, MovementEvent
 from pipeline.session import run_session, run_until_signalled
 from pipeline.settings import Settings
 from pipeline.store.aggregates import Aggregates
 from pipeline.store.outbox import DeliveryStatus
 from pipeline.store.spool import Spool
 from pipeline.store.write_queue import WriteQueue
+from pipeline.workflows.assessment.guide import Guide, Phase, Say, SetTask, Step
+from pipeline.workflows.assessment.protocol import Protocol, builtin_protocols, load_protocol
+from pipeline.workflows.assessment.results import load_assessment, save_plan, save_timeline
+from pipeline.workflows.assessment.text import format_assessment
+from pipeline.workflows.assessment.timeline import nominal_schedule, scripted, session_length
 from sensors.scenarios import plan_protocol
 from sensors.simulated import SimConfig, Simulation
 from sensors.types import ImuBlock, Side
@@ -159,7 +159,7 @@ def assess(args: argparse.Namespace) -> int:
         save_timeline(agg, info.id, guide.windows)
         result = load_assessment(spool, agg, spool.session(info.id))
         out = args.out or settings.data_dir / "reports" / f"{info.id}.html"
-        from pipeline.report import write_report  # matplotlib: ~1 s, only to draw
+        from pipeline.report.document import write_report  # matplotlib: ~1 s, only to draw
 
         write_report(spool, agg, result.info, out)
     print(format_assessment(result))

@@ -15,13 +15,13 @@ from typing import Any
 from pipeline.commands import UsageError, speed
 from pipeline.commands.ble import record_ble
 from pipeline.commands.delivery import continuous_delivery
+from pipeline.commands.live import Progress
 from pipeline.engine import Engine
-from pipeline.events import Event, MovementEvent
-from pipeline.live import Progress
+from pipeline.engine.events import Event, MovementEvent
+from pipeline.report.summary import format_table, summarize
 from pipeline.session import run_session, run_until_signalled
 from pipeline.settings import Settings
 from pipeline.store.spool import Spool, StoredEvent
-from pipeline.summary import format_table, summarize
 from sensors.recording import RecordingWriter, iter_blocks, read_recording
 from sensors.simulated import SCENARIOS, SimConfig, SimulatedSource, Simulation, simulate
 

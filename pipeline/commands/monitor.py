@@ -13,14 +13,14 @@ from pipeline.commands import UsageError, speed
 from pipeline.commands.delivery import continuous_delivery, delivery_line
 from pipeline.commands.sources import Opened, open_source, store_links
 from pipeline.engine import Engine
-from pipeline.events import Event, MovementEvent
-from pipeline.monitoring import Monitor
+from pipeline.engine.events import Event, MovementEvent
 from pipeline.session import SessionResult, run_session, run_until_signalled
 from pipeline.settings import Settings
 from pipeline.store.aggregates import Aggregates
 from pipeline.store.outbox import DeliveryStatus
 from pipeline.store.spool import Spool
 from pipeline.store.write_queue import WriteQueue
+from pipeline.workflows.monitoring import Monitor
 from sensors.simulated import SimConfig, Simulation, simulate
 from sensors.types import ImuBlock, Side
 
@@ -105,7 +105,7 @@ def monitor(args: argparse.Namespace) -> int:
         agg.add_warnings(info.id, mon.warnings())
         status.close(clock["t"], mon)
         out = settings.data_dir / "reports" / f"{info.id}.html"
-        from pipeline.report import write_report  # matplotlib: ~1 s, only to draw
+        from pipeline.report.document import write_report  # matplotlib: ~1 s, only to draw
 
         write_report(spool, agg, spool.session(info.id), out)
         hours = agg.hours(info.id)

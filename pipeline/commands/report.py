@@ -23,7 +23,7 @@ def report(args: argparse.Namespace) -> int:
     with Spool.in_dir(settings.data_dir) as spool:
         info = spool.session(args.session)
         out = args.out or settings.data_dir / "reports" / f"{info.id}.html"
-        from pipeline.report import write_report  # matplotlib: ~1 s, only to draw
+        from pipeline.report.document import write_report  # matplotlib: ~1 s, only to draw
 
         write_report(spool, Aggregates(spool), info, out)
     print(out)

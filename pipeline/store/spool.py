@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import private_files
-from pipeline.events import MovementEvent
+from pipeline.engine.events import MovementEvent
 from pipeline.store import outbox, owner, samples, schema, sessions
 from pipeline.store.outbox import DeliveryStatus, Outgoing, Stream
 from pipeline.store.schema import SCHEMA_VERSION

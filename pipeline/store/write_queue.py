@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pipeline.events import MovementEvent
+from pipeline.engine.events import MovementEvent
 from pipeline.store.spool import Spool
 from sensors.types import ImuBlock, Side
 

@@ -21,8 +21,8 @@ from benchmarks.real_sessions import (
     stretches,
 )
 from pipeline.engine import Engine, movements
+from pipeline.engine.events import Kind
 from pipeline.evaluation import score
-from pipeline.events import Kind
 from sensors.types import Side
 
 pytestmark = pytest.mark.skipif(

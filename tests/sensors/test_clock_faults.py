@@ -18,9 +18,9 @@ from functools import cache
 import numpy as np
 import pytest
 
-from pipeline.config import EngineConfig
 from pipeline.engine import Engine, movements
-from pipeline.events import MovementEvent
+from pipeline.engine.config import EngineConfig
+from pipeline.engine.events import MovementEvent
 from sensors.assembler import AssemblerStats, BlockAssembler
 from sensors.protocols.mirrorwatch import (
     AccRange,

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.events import Kind, MovementEvent
+from pipeline.engine.events import Kind, MovementEvent
 from pipeline.store import outbox
 from pipeline.store.outbox import Outgoing, Stream
 from pipeline.store.schema import SCHEMA_VERSION

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.events import Kind, MovementEvent
+from pipeline.engine.events import Kind, MovementEvent
 from pipeline.store.sessions import SessionInfo
 from pipeline.store.spool import (
     SCHEMA_VERSION,
@@ -394,7 +394,7 @@ def test_a_writer_waits_for_another_writer_instead_of_failing(spool: Spool) -> N
 CHILD = """
 import json, os, signal, sys
 from pathlib import Path
-from pipeline.events import MovementEvent
+from pipeline.engine.events import MovementEvent
 from pipeline.store.spool import Spool
 
 spool = Spool(Path(sys.argv[1]))

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from workflow_run import SEED, Run, mirrorwatch
 
-from pipeline.assessment.protocol import Hand, load_protocol
-from pipeline.assessment.results import Assessment, load_assessment
-from pipeline.assessment.timeline import Status, nominal_schedule
 from pipeline.commands.assess import simulate_protocol
-from pipeline.events import Kind
+from pipeline.engine.events import Kind
 from pipeline.store.aggregates import Aggregates
 from pipeline.store.spool import Spool
+from pipeline.workflows.assessment.protocol import Hand, load_protocol
+from pipeline.workflows.assessment.results import Assessment, load_assessment
+from pipeline.workflows.assessment.timeline import Status, nominal_schedule
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline.assessment.results import load_assessment
-from pipeline.assessment.timeline import Status
 from pipeline.store.aggregates import Aggregates
 from pipeline.store.spool import Spool
+from pipeline.workflows.assessment.results import load_assessment
+from pipeline.workflows.assessment.timeline import Status
 
 PROTOCOL = """
 name = "tiny"

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from workflow_run import mirrorwatch
 
-from pipeline.assessment.protocol import load_protocol
-from pipeline.assessment.results import load_assessment
 from pipeline.commands.assess import simulate_protocol
 from pipeline.store.aggregates import Aggregates
 from pipeline.store.spool import Spool
+from pipeline.workflows.assessment.protocol import load_protocol
+from pipeline.workflows.assessment.results import load_assessment
 from sensors.recording import write_recording
 
 

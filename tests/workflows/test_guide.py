@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.assessment.guide import Guide, Phase, Say, SetTask, Step
-from pipeline.assessment.protocol import load_protocol
-from pipeline.assessment.timeline import Status, nominal_schedule
+from pipeline.workflows.assessment.guide import Guide, Phase, Say, SetTask, Step
+from pipeline.workflows.assessment.protocol import load_protocol
+from pipeline.workflows.assessment.timeline import Status, nominal_schedule
 
 PROTOCOL = load_protocol("firearm-handling")
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.assessment.protocol import Hand, builtin_protocols, load_protocol
-from pipeline.config import ConfigError
+from pipeline.engine.config import ConfigError
+from pipeline.workflows.assessment.protocol import Hand, builtin_protocols, load_protocol
 
 GOOD = """
 name = "mine"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.events import Kind, MovementEvent
-from pipeline.monitoring import Monitor
-from pipeline.wear import SideCheck, WearDetector
+from pipeline.engine.events import Kind, MovementEvent
+from pipeline.workflows.monitoring import Monitor
+from pipeline.workflows.wear import SideCheck, WearDetector
 from sensors.simulated import SimConfig, simulate
 from sensors.types import ImuBlock, Side
 

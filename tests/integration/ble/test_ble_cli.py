@@ -20,8 +20,8 @@ import pytest
 from conftest import LEFT, RIGHT, Rig
 
 from pipeline.cli import main
-from pipeline.config import EngineConfig
 from pipeline.engine import Engine
+from pipeline.engine.config import EngineConfig
 from pipeline.session import run_session
 from pipeline.settings import load_settings
 from pipeline.store.spool import Spool
@@ -252,8 +252,8 @@ def test_assess_with_ble_runs_the_protocol_into_the_spool(rig: Rig, tmp_path: Pa
     assert report.is_file()
     assert "tap-R" in report.read_text()
 
-    from pipeline.assessment.results import load_assessment
     from pipeline.store.aggregates import Aggregates
+    from pipeline.workflows.assessment.results import load_assessment
 
     with Spool.in_dir(tmp_path / "data") as spool:
         info = spool.session(session)

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from pipeline.events import Kind, MovementEvent
+from pipeline.engine.events import Kind, MovementEvent
 from pipeline.settings import InfluxSettings
 from pipeline.store.lineproto import wall_ns
 from pipeline.store.sessions import SessionInfo

@@ -24,9 +24,9 @@ from servers import VictoriaMetrics, python_env
 from spooldata import T0, block, movement, ms, session, v2
 
 from pipeline.commands.delivery import continuous_delivery
-from pipeline.config import EngineConfig
 from pipeline.engine import Engine
-from pipeline.events import Kind
+from pipeline.engine.config import EngineConfig
+from pipeline.engine.events import Kind
 from pipeline.session import run_session
 from pipeline.settings import Settings
 from pipeline.store import outbox

@@ -11,7 +11,7 @@ from pathlib import Path
 from servers import InfluxDB1, python_env
 from spooldata import T0, block, movement, session
 
-from pipeline.events import Kind
+from pipeline.engine.events import Kind
 from pipeline.settings import InfluxSettings
 from pipeline.store.influx import (
     MAX_QUARANTINE_STREAK,

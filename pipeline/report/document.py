@@ -10,18 +10,18 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.assessment.results import Assessment, load_assessment
-from pipeline.assessment.scoring import DISCLAIMER, Stats
-from pipeline.assessment.timeline import Window
-from pipeline.events import Kind, MovementEvent
+from pipeline.engine.events import Kind, MovementEvent
 from pipeline.private_files import open_private, private_dir
-from pipeline.report_figures import activity, activity_figure, distributions_figure, grades_figure
-from pipeline.report_html import esc, facts, image, num, page, pct, table
-from pipeline.report_monitor import monitor_sections
+from pipeline.report.figures import activity, activity_figure, distributions_figure, grades_figure
+from pipeline.report.html import esc, facts, image, num, page, pct, table
+from pipeline.report.monitoring import monitor_sections
+from pipeline.report.summary import summarize
 from pipeline.store.aggregates import Aggregates
 from pipeline.store.sessions import SessionInfo
 from pipeline.store.spool import Spool
-from pipeline.summary import summarize
+from pipeline.workflows.assessment.results import Assessment, load_assessment
+from pipeline.workflows.assessment.scoring import DISCLAIMER, Stats
+from pipeline.workflows.assessment.timeline import Window
 from sensors.types import FloatArray, Side
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import ConfigError
+from pipeline.engine.config import ConfigError
 from pipeline.settings import DEFAULT_SPOOL_MAX_MB, load_settings
 
 SECRET = "tok-9f8e7d6c"

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from pipeline.assessment.protocol import Protocol, ProtocolTask
-from pipeline.assessment.timeline import Status, Window, cues
+from pipeline.workflows.assessment.protocol import Protocol, ProtocolTask
+from pipeline.workflows.assessment.timeline import Status, Window, cues
 from sensors.types import Side
 
 

@@ -13,10 +13,10 @@ matplotlib.use("Agg")  # no display: figures are rendered to PNG only
 import numpy as np
 from matplotlib.figure import Figure
 
-from pipeline.assessment.scoring import TaskScore
-from pipeline.assessment.timeline import Window
-from pipeline.events import Kind, MovementEvent
+from pipeline.engine.events import Kind, MovementEvent
 from pipeline.store.aggregates import HourRow
+from pipeline.workflows.assessment.scoring import TaskScore
+from pipeline.workflows.assessment.timeline import Window
 from sensors.types import FloatArray, ImuBlock, Side
 
 COLOURS = {Side.L: "#1f77b4", Side.R: "#d62728"}

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from pipeline.config import EngineConfig
 from pipeline.engine import Engine, movements
+from pipeline.engine.config import EngineConfig
+from pipeline.engine.events import Event, Kind, Onset
 from pipeline.evaluation import score
-from pipeline.events import Event, Kind, Onset
 from sensors.simulated import SimConfig, Simulation, simulate
 from sensors.types import ImuBlock, Side
 

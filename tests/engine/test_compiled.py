@@ -31,8 +31,8 @@ ROOT = Path(pipeline.__file__).resolve().parent.parent
 # packet loss and jitter, hashed by their repr (which prints every float exactly).
 DIGEST = """
 import dataclasses, hashlib, itertools
-import pipeline.align
-from pipeline.config import EngineConfig
+import pipeline.engine.align
+from pipeline.engine.config import EngineConfig
 from pipeline.engine import Engine
 from sensors.simulated import SimConfig, simulate
 
@@ -46,7 +46,7 @@ for scenario, fs, gravity, gyro, loss in itertools.product(
     events = [e for b in sim.blocks() for e in engine.feed(b)] + engine.flush()
     for e in events:
         h.update(repr(e).encode())
-print(pipeline.align.__file__.endswith(".py"), len(events), h.hexdigest())
+print(pipeline.engine.align.__file__.endswith(".py"), len(events), h.hexdigest())
 """
 
 
@@ -77,8 +77,8 @@ def test_compiled_engine_equals_interpreted(tmp_path: Path) -> None:
 
 def _package(tmp_path: Path) -> Path:
     """A fake build: an extension beside each engine source, the group library, the record."""
-    package = tmp_path / "pipeline"
-    package.mkdir()
+    package = tmp_path / "pipeline" / "engine"
+    package.mkdir(parents=True)
     for name in ENGINE_MODULES:
         (package / f"{name}{EXTENSION_SUFFIXES[0]}").write_bytes(b"")
         (package / f"{name}.py").write_text(f"NAME = {name!r}\n")
@@ -110,7 +110,7 @@ def test_a_changed_source_makes_the_whole_build_stale(tmp_path: Path) -> None:
     package = _package(tmp_path)
     with (package / "onset.py").open("a") as f:
         f.write("# edited\n")
-    assert stale_build(package) == "pipeline/onset.py changed since the engine was compiled"
+    assert stale_build(package) == "pipeline/engine/onset.py changed since the engine was compiled"
     assert compiled_modules(package) == []
 
 
@@ -139,7 +139,7 @@ def test_no_build_is_not_stale(tmp_path: Path) -> None:
 PROBE = """
 import importlib, pipeline.compiled
 for name in pipeline.compiled.ENGINE_MODULES:
-    print(importlib.import_module(f"pipeline.{name}").__file__.rpartition(".")[2])
+    print(importlib.import_module(f"pipeline.engine.{name}").__file__.rpartition(".")[2])
 """
 
 
@@ -177,7 +177,7 @@ def built_copy(tmp_path: Path) -> Path:
 
 def test_touched_sources_still_run_the_compiled_engine(built_copy: Path) -> None:
     for name in ENGINE_MODULES:
-        _touch_later(built_copy / "pipeline" / f"{name}.py")
+        _touch_later(built_copy / "pipeline" / "engine" / f"{name}.py")
     probe = _run(built_copy, "-c", PROBE)
     assert probe.stderr == ""
     assert set(probe.stdout.split()) == {"so"}
@@ -187,7 +187,7 @@ def test_touched_sources_still_run_the_compiled_engine(built_copy: Path) -> None
 
 
 def test_a_changed_source_runs_interpreted_and_the_cli_says_so_once(built_copy: Path) -> None:
-    with (built_copy / "pipeline" / "onset.py").open("a") as f:
+    with (built_copy / "pipeline" / "engine" / "onset.py").open("a") as f:
         f.write("# edited after the build\n")
     probe = _run(built_copy, "-c", PROBE)
     assert probe.stderr == ""  # importing the library stays silent
@@ -197,6 +197,6 @@ def test_a_changed_source_runs_interpreted_and_the_cli_says_so_once(built_copy: 
     assert "simulator truth" in demo.stdout
     told = [line for line in demo.stderr.splitlines() if "compiled" in line]
     assert told == [
-        "mirrorwatch: pipeline/onset.py changed since the engine was compiled: running it "
+        "mirrorwatch: pipeline/engine/onset.py changed since the engine was compiled: running it "
         "interpreted (2-3x slower) until it is rebuilt (`pip install -e .` in the checkout)"
     ]

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from pipeline.align import AlignedChunk, Aligner, Row
+from pipeline.engine.align import AlignedChunk, Aligner, Row
 from sensors.types import ImuBlock, Side
 
 Grid = tuple[list[float], dict[Side, list[Row | None]]]

@@ -1,7 +1,7 @@
 """Assessment protocols: TOML files listing tasks, read and validated into dataclasses.
 
 A protocol is data, so an examiner can write their own. Shipped protocols live in
-`pipeline/assessment/protocols/<name>.toml`; `load_protocol` takes such a name or a
+`pipeline/workflows/assessment/protocols/<name>.toml`; `load_protocol` takes such a name or a
 path. Anything wrong in a file stops with one ConfigError naming the file and the key.
 Top-level `description` is free text for the reader of the file, not used here.
 """
@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import ConfigError
+from pipeline.engine.config import ConfigError
 from sensors.scenarios import MOTIONS
 from sensors.types import Side
 
@@ -82,14 +82,14 @@ class Protocol:
 
 def builtin_protocols() -> list[str]:
     """Names of the protocols shipped with MirrorWatch."""
-    files = resources.files("pipeline.assessment").joinpath("protocols").iterdir()
+    files = resources.files("pipeline.workflows.assessment").joinpath("protocols").iterdir()
     return sorted(f.name.removesuffix(".toml") for f in files if f.name.endswith(".toml"))
 
 
 def load_protocol(ref: str) -> Protocol:
     """A shipped protocol by name, or a protocol file by path; ConfigError when invalid."""
     if ref in builtin_protocols():
-        text = resources.files("pipeline.assessment").joinpath(f"protocols/{ref}.toml")
+        text = resources.files("pipeline.workflows.assessment").joinpath(f"protocols/{ref}.toml")
         return parse_protocol(text.read_text(encoding="utf-8"), f"protocol {ref}", "builtin")
     path = Path(ref)
     if not path.is_file():

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.config import EngineConfig
-from pipeline.history import History
-from pipeline.onset import Movement, OnsetDetector
+from pipeline.engine.config import EngineConfig
+from pipeline.engine.history import History
+from pipeline.engine.onset import Movement, OnsetDetector
 from sensors.types import Side
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from pipeline.events import Kind, MovementEvent
+from pipeline.engine.events import Kind, MovementEvent
 from pipeline.store.aggregates import DataWarning, HourRow
-from pipeline.wear import Epoch, SideCheck, WearConfig, WearDetector
+from pipeline.workflows.wear import Epoch, SideCheck, WearConfig, WearDetector
 from sensors.types import ImuBlock, Side
 
 HOUR = 3600.0  # s

@@ -8,8 +8,8 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pipeline.config import EngineConfig
-from pipeline.history import History
+from pipeline.engine.config import EngineConfig
+from pipeline.engine.history import History
 from sensors.types import Side
 
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.config import EngineConfig
-from pipeline.events import Kind, MovementEvent
-from pipeline.history import BoolArray, History
-from pipeline.matched import Copy, find_copy, null_noise
-from pipeline.onset import Movement, OnsetDetector
+from pipeline.engine.config import EngineConfig
+from pipeline.engine.events import Kind, MovementEvent
+from pipeline.engine.history import BoolArray, History
+from pipeline.engine.matched import Copy, find_copy, null_noise
+from pipeline.engine.onset import Movement, OnsetDetector
 from sensors.types import FloatArray, Side
 
 
@@ -159,7 +159,7 @@ class MirrorStage:
         rest: tuple[float, float],
         past: tuple[FloatArray, BoolArray],
     ) -> Copy | None:
-        """The other hand's best match to the active envelope (pipeline/matched.py)."""
+        """The other hand's best match to the active envelope (pipeline/engine/matched.py)."""
         env, valid = other
         level, spread = rest
         lags = range(-self._lead, self._post + 1)

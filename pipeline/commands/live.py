@@ -6,7 +6,7 @@ import sys
 import time
 from typing import TextIO
 
-from pipeline.events import Event, Kind, MovementEvent
+from pipeline.engine.events import Event, Kind, MovementEvent
 from sensors.types import ImuBlock, Side
 
 _INTERVAL = 0.1  # s between redraws: fast enough to feel live, cheap at any speed

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from pipeline.align import Row
-from pipeline.config import EngineConfig
-from pipeline.filters import ActivityEnvelope, Biquad3
+from pipeline.engine.align import Row
+from pipeline.engine.config import EngineConfig
+from pipeline.engine.filters import ActivityEnvelope, Biquad3
 
 
 def _splits(n: int, rng: np.random.Generator) -> list[tuple[int, int]]:

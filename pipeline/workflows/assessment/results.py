@@ -8,13 +8,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.assessment.protocol import Limits
-from pipeline.assessment.scoring import HandResult, TaskScore, hand_results, score_tasks
-from pipeline.assessment.timeline import Window, windows_from_json, windows_to_json
-from pipeline.events import MovementEvent
+from pipeline.engine.events import MovementEvent
 from pipeline.store.aggregates import Aggregates
 from pipeline.store.sessions import SessionInfo
 from pipeline.store.spool import Spool, SpoolError
+from pipeline.workflows.assessment.protocol import Limits
+from pipeline.workflows.assessment.scoring import HandResult, TaskScore, hand_results, score_tasks
+from pipeline.workflows.assessment.timeline import Window, windows_from_json, windows_to_json
 from sensors.types import FloatArray, Side
 
 TIMELINE_NOTE = "timeline"

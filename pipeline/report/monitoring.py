@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 
-from pipeline.events import Kind, MovementEvent
-from pipeline.report_figures import daily_figure, hourly_figure
-from pipeline.report_html import facts, image, num, table
+from pipeline.engine.events import Kind, MovementEvent
+from pipeline.report.figures import daily_figure, hourly_figure
+from pipeline.report.html import facts, image, num, table
 from pipeline.store.aggregates import Aggregates, HourRow
 from pipeline.store.sessions import SessionInfo
 from pipeline.store.spool import Spool

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pipeline.events import Kind, MovementEvent
+from pipeline.engine.events import Kind, MovementEvent
 from sensors.types import Side
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.history import BoolArray
+from pipeline.engine.history import BoolArray
 from sensors.types import FloatArray
 
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.assessment.protocol import Hand, Limits
-from pipeline.assessment.timeline import Status, Window
-from pipeline.events import Kind, MovementEvent
+from pipeline.engine.events import Kind, MovementEvent
+from pipeline.workflows.assessment.protocol import Hand, Limits
+from pipeline.workflows.assessment.timeline import Status, Window
 from sensors.types import FloatArray, Side
 
 DISCLAIMER = (

@@ -6,10 +6,10 @@ import dataclasses
 
 import numpy as np
 
-from pipeline.config import EngineConfig
 from pipeline.engine import Engine, movements
+from pipeline.engine.config import EngineConfig
+from pipeline.engine.matched import find_copy
 from pipeline.evaluation import score
-from pipeline.matched import find_copy
 from sensors.simulated import SimConfig, simulate
 
 FS = 100

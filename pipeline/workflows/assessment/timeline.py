@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pipeline.assessment.protocol import Hand, Protocol, ProtocolTask
+from pipeline.workflows.assessment.protocol import Hand, Protocol, ProtocolTask
 from sensors.scenarios import ScriptedTask
 
 END_MARGIN = 2.0  # s of data after the last task, so its last movement can be decided

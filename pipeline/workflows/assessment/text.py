@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pipeline.assessment.results import Assessment
-from pipeline.assessment.scoring import DISCLAIMER, Stats
+from pipeline.workflows.assessment.results import Assessment
+from pipeline.workflows.assessment.scoring import DISCLAIMER, Stats
 from sensors.types import Side
 
 

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from pipeline.align import Row
-from pipeline.config import EngineConfig
+from pipeline.engine.align import Row
+from pipeline.engine.config import EngineConfig
 from sensors.types import FloatArray
 
 G = 9.80665  # m/s^2

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.align import AlignedChunk, Aligner, Row
-from pipeline.config import EngineConfig
-from pipeline.events import Event, MovementEvent, Onset
-from pipeline.filters import ActivityEnvelope
-from pipeline.history import History
-from pipeline.mirror import MirrorStage, Task
-from pipeline.onset import OnsetDetector
+from pipeline.engine.align import AlignedChunk, Aligner, Row
+from pipeline.engine.config import EngineConfig
+from pipeline.engine.events import Event, MovementEvent, Onset
+from pipeline.engine.filters import ActivityEnvelope
+from pipeline.engine.history import History
+from pipeline.engine.mirror import MirrorStage, Task
+from pipeline.engine.onset import OnsetDetector
 from sensors.types import ImuBlock, Side
 
 

@@ -1,0 +1,1 @@
+"""What an examiner or a home-monitoring user runs: assessments and monitoring."""
