@@ -132,7 +132,7 @@ def _filter_online(sos: FloatArray, blocks: list[ImuBlock]) -> float:
         first, second = (Biquad3(section) for section in sos)
         t0 = time.process_time()
         for rows in parts:
-            second.process(first.process(rows))
+            second.feed(first.feed(rows))
         spent += time.process_time() - t0
     return spent
 

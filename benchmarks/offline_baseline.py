@@ -28,7 +28,7 @@ from sensors.types import FloatArray, ImuBlock, Side
 def envelopes(blocks: list[ImuBlock], cfg: EngineConfig) -> tuple[dict[Side, FloatArray], int]:
     """Zero-phase activity envelope per side on the engine's grid (NaN where missing)."""
     aligner = Aligner(cfg.fs, math.inf, cfg.max_gap, cfg.max_gap_no_gyro)
-    chunks = [c for b in blocks if (c := aligner.process(b)) is not None]
+    chunks = [c for b in blocks if (c := aligner.feed(b)) is not None]
     if (last := aligner.flush()) is not None:
         chunks.append(last)
     start = chunks[0].start

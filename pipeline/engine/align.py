@@ -160,7 +160,7 @@ class Aligner:
         self.stats = AlignStats()
         self.reset()
 
-    def process(self, block: ImuBlock) -> AlignedChunk | None:
+    def feed(self, block: ImuBlock) -> AlignedChunk | None:
         """Take one block; return the grid rows that became complete, if any."""
         if not self._buffers[block.side].append(block, self.stats):
             return None  # empty or all late: what could be emitted already was

@@ -14,7 +14,7 @@ from pipeline.engine.events import Event, MovementEvent, Onset
 from pipeline.engine.filters import ActivityEnvelope
 from pipeline.engine.history import History
 from pipeline.engine.mirror import MirrorStage, Task
-from pipeline.engine.onset import OnsetDetector
+from pipeline.engine.onset import Detection, Movement, OnsetDetector
 from sensors.types import ImuBlock, Side
 
 
@@ -42,7 +42,7 @@ class Engine:
         self._look_back = c.samples(look_back)
         self._histories = {s: History(self._look_back) for s in Side}
         self._detectors: dict[Side, OnsetDetector] = {}
-        self._mirror = MirrorStage(c, self._histories, self._detectors)
+        self._mirror = MirrorStage(c)
         self._step = c.samples(_STEP_S)
         self._rows = 0
         self._valid = {Side.L: 0, Side.R: 0}
@@ -57,7 +57,7 @@ class Engine:
 
     def feed(self, block: ImuBlock) -> list[Event]:
         """Take one block of one side; return what became known, in order."""
-        chunk = self._aligner.process(block)
+        chunk = self._aligner.feed(block)
         return [] if chunk is None else self._process(chunk)
 
     def flush(self) -> list[Event]:
@@ -67,12 +67,12 @@ class Engine:
         if self._rows == 0:
             return events
         last = max(h.end for h in self._histories.values()) - 1
-        return events + [e for _, e in self._mirror.decide(last, final=True)]
+        decided = self._mirror.flush(last, self._histories, self._detectors)
+        return events + [e for _, e in decided]
 
     def reset(self) -> None:
         self._aligner.reset()
-        for side in Side:  # the mirror stage holds this dict: refill it, do not replace it
-            self._histories[side] = History(self._look_back)
+        self._histories = {s: History(self._look_back) for s in Side}
         self._envelopes.clear()
         self._detectors.clear()
         self._mirror.reset()
@@ -99,6 +99,7 @@ class Engine:
     def _step_rows(self, chunk: AlignedChunk, i0: int, i1: int) -> list[Event]:
         start = chunk.start + i0
         timeline: list[tuple[int, int, str, Event]] = []
+        found: list[Detection] = []
         for side in _SIDES:
             rows = chunk.rows[side]
             if i1 - i0 < chunk.n:
@@ -110,16 +111,17 @@ class Engine:
                 if envelope is None:
                     history.write(start, [None] * len(rows))
                     continue
-            env = envelope.process(start, rows)
+            env = envelope.feed(start, rows)
             history.write(start, env)
             self._valid[side] += len(env) - env.count(None)
-            found = self._detectors[side].process(start, env, history)
-            for m in found:
-                self._mirror.add(m)
-                fs = self.cfg.fs
-                onset = Onset(side=side, t=m.start / fs, detected_at=m.detected / fs)
-                timeline.append((m.detected, 0, side.value, onset))
-        for d, event in self._mirror.decide(start + (i1 - i0) - 1):
+            for x in self._detectors[side].feed(start, env, history):
+                found.append(x)
+                if isinstance(x, Movement):
+                    fs = self.cfg.fs
+                    onset = Onset(side=side, t=x.start / fs, detected_at=x.detected / fs)
+                    timeline.append((x.detected, 0, side.value, onset))
+        now = start + (i1 - i0) - 1
+        for d, event in self._mirror.feed(now, found, self._histories, self._detectors):
             timeline.append((d, 1, event.active.value, event))
         if len(timeline) > 1:
             timeline.sort(key=lambda item: item[:3])

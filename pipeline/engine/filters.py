@@ -64,7 +64,7 @@ class Biquad3:
     def reset(self) -> None:
         self.seeded = False
 
-    def process(self, rows: list[Triple]) -> list[Triple]:
+    def feed(self, rows: list[Triple]) -> list[Triple]:
         """Filter rows of three values each; seeds from the first row if not seeded."""
         if not rows:
             return []
@@ -138,7 +138,7 @@ class ActivityEnvelope:
         self._bias_known = False
         self._new_epoch()
 
-    def process(self, start: int, rows: Sequence[Row | None]) -> list[float | None]:
+    def feed(self, start: int, rows: Sequence[Row | None]) -> list[float | None]:
         """Envelope of grid rows [start, start + n); None where a row is missing."""
         out: list[float | None] = []
         if not self._has_gyro:
@@ -156,7 +156,7 @@ class ActivityEnvelope:
                 self._filter.reset()
                 continue
             first = not self._filter.seeded
-            ys = self._filter.process([(r[0], r[1], r[2]) for r in present])
+            ys = self._filter.feed([(r[0], r[1], r[2]) for r in present])
             prev = ys[0] if first else self._prev
             rate = self._rate
             for y in ys:
@@ -278,9 +278,9 @@ class _Chain:
         for f in self._sections:
             f.reset()
 
-    def process(self, rows: list[Triple]) -> list[Triple]:
+    def feed(self, rows: list[Triple]) -> list[Triple]:
         for f in self._sections:
-            rows = f.process(rows)
+            rows = f.feed(rows)
         return rows
 
 

@@ -18,7 +18,7 @@ from pipeline.engine.config import EngineConfig
 from pipeline.engine.events import Kind, MovementEvent
 from pipeline.engine.history import BoolArray, History
 from pipeline.engine.matched import Copy, find_copy, null_noise
-from pipeline.engine.onset import Movement, OnsetDetector
+from pipeline.engine.onset import Detection, Movement, MovementEnd, OnsetDetector
 from sensors.types import FloatArray, Side
 
 
@@ -45,15 +45,8 @@ class _Decided:
 class MirrorStage:
     """Holds movements until their window is complete, then classifies them."""
 
-    def __init__(
-        self,
-        cfg: EngineConfig,
-        histories: dict[Side, History],
-        detectors: dict[Side, OnsetDetector],
-    ) -> None:
+    def __init__(self, cfg: EngineConfig) -> None:
         self._cfg = cfg
-        self._hist = histories
-        self._det = detectors
         self._pre = cfg.samples(cfg.pre)
         self._post = cfg.samples(cfg.lag_window)
         self._max_dur = cfg.samples(cfg.max_duration)
@@ -64,10 +57,8 @@ class MirrorStage:
         self._memory = cfg.noise_memory * cfg.fs
         self._pending: list[Movement] = []
         self._recent: list[_Decided] = []
+        self._offsets: dict[tuple[Side, int], int] = {}  # (side, serial) -> offset row
         self._tasks: list[Task] = [Task(-math.inf, None, None)]
-
-    def add(self, movement: Movement) -> None:
-        self._pending.append(movement)
 
     def set_task(self, task: Task) -> None:
         """Movements with an onset at or after `task.start` belong to `task`."""
@@ -78,6 +69,7 @@ class MirrorStage:
     def reset(self) -> None:
         self._pending.clear()
         self._recent.clear()
+        self._offsets.clear()
         self._tasks = [Task(-math.inf, None, None)]
 
     def _task_at(self, t: float) -> Task:
@@ -86,11 +78,39 @@ class MirrorStage:
                 return task
         return self._tasks[0]
 
-    def decide(self, now: int, final: bool = False) -> list[tuple[int, MovementEvent]]:
-        """Decide every movement whose decision row is <= `now` (all when `final`).
+    def feed(
+        self,
+        now: int,
+        found: list[Detection],
+        histories: dict[Side, History],
+        detectors: dict[Side, OnsetDetector],
+    ) -> list[tuple[int, MovementEvent]]:
+        """Take the detectors' onsets and ends up to grid row `now`; decide every
+        movement whose decision row is <= `now`.
 
-        Returns (decision row, event) pairs in decision order.
+        `histories` and `detectors` are read, never kept. Returns (decision row,
+        event) pairs in decision order.
         """
+        for x in found:
+            if isinstance(x, MovementEnd):
+                self._offsets[(x.side, x.serial)] = x.offset
+            else:
+                self._pending.append(x)
+        return self._decide(now, False, histories, detectors)
+
+    def flush(
+        self, last: int, histories: dict[Side, History], detectors: dict[Side, OnsetDetector]
+    ) -> list[tuple[int, MovementEvent]]:
+        """End of data at grid row `last`: decide every open movement."""
+        return self._decide(last, True, histories, detectors)
+
+    def _decide(
+        self,
+        now: int,
+        final: bool,
+        histories: dict[Side, History],
+        detectors: dict[Side, OnsetDetector],
+    ) -> list[tuple[int, MovementEvent]]:
         if not (self._pending or self._recent or len(self._tasks) > 1):
             return []  # nothing to decide or forget: most rows of a session
         out: list[tuple[int, MovementEvent]] = []
@@ -100,21 +120,26 @@ class MirrorStage:
                 break
             self._pending.remove(m)
             d = min(d, now + 1) if final else d
-            event = self._classify(m, d)
+            event = self._classify(m, d, histories, detectors)
             if event is not None:
                 out.append((d, event))
         # generous: a later decision may still pair with anything this recent
         horizon = now - 2 * (self._pre + self._max_dur + 2 * self._post)
         self._recent = [r for r in self._recent if r.movement.onset >= horizon]
+        if self._offsets:
+            keep = {(m.side, m.serial) for m in self._pending}
+            keep.update((r.movement.side, r.movement.serial) for r in self._recent)
+            self._offsets = {k: v for k, v in self._offsets.items() if k in keep}
         while len(self._tasks) > 1 and self._tasks[1].start * self._cfg.fs < horizon:
             self._tasks.pop(0)  # a later task has begun long before anything still open
         return out
 
     def _offset_by(self, m: Movement, d: int) -> int | None:
         """Offset row if the detector had found it by row `d` (min_off after it)."""
-        if m.offset is None or m.offset + self._min_off - 1 > d:
+        offset = self._offsets.get((m.side, m.serial))
+        if offset is None or offset + self._min_off - 1 > d:
             return None
-        return m.offset
+        return offset
 
     def _end_row(self, m: Movement, d: int) -> int | None:
         """Offset row if it was known by row `d` and within max_duration, else None."""
@@ -201,7 +226,13 @@ class MirrorStage:
         ]
         return min(near, key=lambda c: (abs(c.onset - m.onset), c.onset), default=None)
 
-    def _classify(self, m: Movement, d: int) -> MovementEvent | None:
+    def _classify(
+        self,
+        m: Movement,
+        d: int,
+        histories: dict[Side, History],
+        detectors: dict[Side, OnsetDetector],
+    ) -> MovementEvent | None:
         if self._absorbed(m):
             return None
         cfg = self._cfg
@@ -209,8 +240,8 @@ class MirrorStage:
         if partner is not None:
             self._pending.remove(partner)
         a0 = m.onset - self._pre
-        env = {s: self._hist[s].window(a0, min(d, self._hist[s].end)) for s in Side}
-        rest = {s: self._det[s].rest_at(m.onset) if s in self._det else None for s in Side}
+        env = {s: histories[s].window(a0, min(d, histories[s].end)) for s in Side}
+        rest = {s: detectors[s].rest_at(m.onset) if s in detectors else None for s in Side}
         excess: dict[Side, FloatArray] = {}
         for s in Side:
             e, v = env[s]
@@ -244,7 +275,7 @@ class MirrorStage:
         rest_c = rest[c]
         copy_ratio: float | None = None  # the matched amplitude, when only it saw the copy
         if contra is None and rest_c is not None:
-            past = self._hist[c].window(a0 - self._null_rows, a0)
+            past = histories[c].window(a0 - self._null_rows, a0)
             copy = self._match(excess[a], env[c], rest_c, past)
             z = -math.inf if copy is None else copy.score
             if (
@@ -278,7 +309,7 @@ class MirrorStage:
                 a, c, peak_a, peak_c = c, a, peak_c, peak_a
                 start, lag, xlag = start + lag, -lag, -xlag
                 copy_ratio = None
-        if a not in self._det or peak_a < self._det[a].min_peak:
+        if a not in detectors or peak_a < detectors[a].min_peak:
             return None  # a twitch or jitter at rest, not a voluntary movement
         end = self._end_row(active, d)
         if end is not None and end - begin < self._min_dur:

@@ -13,27 +13,40 @@ from pipeline.engine.history import History
 from sensors.types import Side
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Movement:
-    """One side's movement as the detector sees it; filled in while it goes on.
+    """One side's movement onset, as the detector committed to it.
 
     Indices are grid rows. `level` and `spread` are the rest statistics in force
-    when the onset was committed (units of the envelope).
+    when the onset was committed (units of the envelope). `serial` numbers the
+    side's movements, so the `MovementEnd` that follows names which one ended.
     """
 
     side: Side
+    serial: int
     onset: int
     detected: int
     level: float
     spread: float
-    peak: float  # envelope above `level`, largest so far
     delay: float  # rows the envelope trails the motion by (filter group delay)
-    offset: int | None = None
 
     @property
     def start(self) -> float:
         """Grid position (fractional row) where the movement began."""
         return self.onset - self.delay
+
+
+@dataclass(frozen=True, slots=True)
+class MovementEnd:
+    """The end of the side's movement number `serial`: back at rest from row `offset`."""
+
+    side: Side
+    serial: int
+    offset: int
+    peak: float  # largest envelope above the rest level while it went on
+
+
+Detection = Movement | MovementEnd
 
 
 class OnsetDetector:
@@ -80,6 +93,8 @@ class OnsetDetector:
         self.level: float | None = None
         self.spread = self._floor
         self._active: Movement | None = None
+        self._peak = 0.0  # of the active movement, above its rest level
+        self._serial = 0
         self._above = 0
         self._below = 0
         self._settle_until = 0
@@ -87,13 +102,13 @@ class OnsetDetector:
         self._past: deque[tuple[int, float, float]] = deque(maxlen=self._keep)
         self._th = self._thresholds()  # (on, off), kept in step with level and spread
 
-    def process(self, start: int, env: Sequence[float | None], history: History) -> list[Movement]:
-        """Rows [start, start + n) of the envelope; returns the onsets committed in them.
+    def feed(self, start: int, env: Sequence[float | None], history: History) -> list[Detection]:
+        """Rows [start, start + n) of the envelope; returns the onsets and ends found
+        in them, in row order.
 
-        `history` must already hold these rows (backdating reads it). Offsets of
-        movements returned earlier are filled in place.
+        `history` must already hold these rows (backdating reads it).
         """
-        committed: list[Movement] = []
+        found: list[Detection] = []
         th_on, th_off = self._th
         epoch = self._epoch
         left = epoch - start % epoch  # rows until the current epoch ends
@@ -111,32 +126,31 @@ class OnsetDetector:
                 self._settle_until = idx + self._settle
                 self._above = 0
                 if self._active is not None:
-                    self._count_below(idx)
+                    self._count_below(idx, found)
             elif self._active is not None:
                 assert self.level is not None
-                self._active.peak = max(self._active.peak, x - self.level)
+                self._peak = max(self._peak, x - self.level)
                 if x < th_off:
-                    self._count_below(idx)
+                    self._count_below(idx, found)
                 else:
                     self._below = 0
                     if idx - self._active.onset >= self._max_active:
                         # Active for this long is a changed rest (tremor, a loose strap,
                         # a noisier sensor), not one movement: learn the rest level anew.
-                        self._active.offset = idx
-                        self._active = None
+                        found.append(self._end(idx))
                         self.level = None
                         self._th = self._thresholds()
                         th_on, th_off = self._th
             else:  # above k_on, settled, rest level known (else th_on is inf)
                 self._above += 1
                 if self._above >= self._min_on:
-                    committed.append(self._commit(idx, history))
+                    found.append(self._commit(idx, history))
             left -= 1
             if not left:
                 self._end_epoch(idx)
                 th_on, th_off = self._th
                 rest, left = self._rest, epoch
-        return committed
+        return found
 
     def _thresholds(self) -> tuple[float, float]:
         if self.level is None:
@@ -146,13 +160,17 @@ class OnsetDetector:
             self.level + max(self._cfg.k_off * self.spread, self._off_floor),
         )
 
-    def _count_below(self, idx: int) -> None:
-        assert self._active is not None
+    def _count_below(self, idx: int, found: list[Detection]) -> None:
         self._below += 1
         if self._below >= self._min_off:
-            self._active.offset = idx - self._below + 1
-            self._active = None
+            found.append(self._end(idx - self._below + 1))
             self._below = 0
+
+    def _end(self, offset: int) -> MovementEnd:
+        assert self._active is not None
+        end = MovementEnd(self._side, self._active.serial, offset, self._peak)
+        self._active = None
+        return end
 
     def _commit(self, idx: int, history: History) -> Movement:
         assert self.level is not None
@@ -166,15 +184,17 @@ class OnsetDetector:
                 onset = i
                 break
         peak = max(v for i in range(first_above, idx + 1) if (v := history.get(i)) is not None)
+        self._serial += 1
         mov = Movement(
             side=self._side,
+            serial=self._serial,
             onset=onset,
             detected=idx,
             level=self.level,
             spread=self.spread,
-            peak=peak - self.level,
             delay=self._delay,
         )
+        self._peak = peak - self.level
         self._active = mov
         self._above = 0
         self._below = 0

@@ -34,7 +34,7 @@ def test_irregular_samples_are_interpolated_linearly() -> None:
     tr = np.cumsum(rng.uniform(0.006, 0.014, 200))
     # whole sides fed one after the other: an offline aligner waits for both
     al = Aligner(fs=100.0, max_wait=math.inf, max_gap=0.05, max_gap_no_gyro=0.05)
-    t, rows = _collect([al.process(_block(Side.L, tl)), al.process(_block(Side.R, tr)), al.flush()])
+    t, rows = _collect([al.feed(_block(Side.L, tl)), al.feed(_block(Side.R, tr)), al.flush()])
     tg = np.array(t)
     np.testing.assert_allclose(np.diff(tg), 0.01)
     inside = (tg >= max(tl[0], tr[0])) & (tg <= min(tl[-1], tr[-1]))
@@ -51,10 +51,10 @@ def test_long_gaps_are_missing_short_losses_bridged() -> None:
     keep = (t < 1.0) | (t >= 1.5)
     al = Aligner(fs=100.0, max_wait=math.inf, max_gap=0.05, max_gap_no_gyro=0.05)
     chunks = [
-        al.process(_block(Side.L, t[keep])),
-        al.process(_block(Side.R, t[:200])),
-        al.process(_block(Side.R, t[210:250], lost=10)),
-        al.process(_block(Side.R, t[253:], lost=3)),  # 40 ms span: bridged
+        al.feed(_block(Side.L, t[keep])),
+        al.feed(_block(Side.R, t[:200])),
+        al.feed(_block(Side.R, t[210:250], lost=10)),
+        al.feed(_block(Side.R, t[253:], lost=3)),  # 40 ms span: bridged
         al.flush(),
     ]
     tl, rows = _collect(chunks)
@@ -68,7 +68,7 @@ def test_long_gaps_are_missing_short_losses_bridged() -> None:
 
 def test_silent_side_becomes_missing_after_max_wait() -> None:
     al = Aligner(fs=100.0, max_wait=0.5, max_gap=0.05, max_gap_no_gyro=0.05)
-    chunk = al.process(_block(Side.L, np.arange(0, 200) / 100.0))
+    chunk = al.feed(_block(Side.L, np.arange(0, 200) / 100.0))
     assert chunk is not None
     assert (chunk.start + chunk.n - 1) / 100.0 < 2.0 - 0.5 + 1e-9  # waits max_wait
     assert all(r is not None for r in chunk.rows[Side.L])
@@ -78,9 +78,9 @@ def test_silent_side_becomes_missing_after_max_wait() -> None:
 def test_late_samples_are_counted_and_dropped() -> None:
     al = Aligner(fs=100.0, max_wait=1.0, max_gap=0.05, max_gap_no_gyro=0.05)
     t = np.arange(0, 100) / 100.0
-    al.process(_block(Side.L, t))
-    al.process(_block(Side.R, t))
-    al.process(_block(Side.L, t[50:60]))
+    al.feed(_block(Side.L, t))
+    al.feed(_block(Side.R, t))
+    al.feed(_block(Side.L, t[50:60]))
     assert al.stats.late[Side.L] == 10
 
 
@@ -88,13 +88,13 @@ def test_any_split_gives_the_same_grid() -> None:
     rng = np.random.default_rng(5)
     t = np.cumsum(rng.uniform(0.008, 0.012, 600))
     whole = Aligner(100.0, math.inf, 0.05, 0.05)
-    first = whole.process(_block(Side.L, t))
-    w = _collect([first, whole.process(_block(Side.R, t)), whole.flush()])
+    first = whole.feed(_block(Side.L, t))
+    w = _collect([first, whole.feed(_block(Side.R, t)), whole.flush()])
     al = Aligner(100.0, 1.0, 0.05, 0.05)
     chunks = []
     for a in range(0, 600, 7):
-        chunks.append(al.process(_block(Side.L, t[a : a + 7])))
-        chunks.append(al.process(_block(Side.R, t[a : a + 7])))
+        chunks.append(al.feed(_block(Side.L, t[a : a + 7])))
+        chunks.append(al.feed(_block(Side.R, t[a : a + 7])))
     chunks.append(al.flush())
     assert _collect(chunks) == w
 
@@ -105,8 +105,8 @@ def test_a_lost_packet_is_bridged_with_a_gyro_but_not_without() -> None:
     acc = np.ones((int(keep.sum()), 3))
     al = Aligner(fs=100.0, max_wait=math.inf, max_gap=0.1, max_gap_no_gyro=0.04)
     chunks = [
-        al.process(_block(Side.L, t[keep])),  # with a gyro
-        al.process(ImuBlock(side=Side.R, t=t[keep], acc=acc, gyr=None, lost=4)),
+        al.feed(_block(Side.L, t[keep])),  # with a gyro
+        al.feed(ImuBlock(side=Side.R, t=t[keep], acc=acc, gyr=None, lost=4)),
         al.flush(),
     ]
     _, rows = _collect(chunks)

@@ -27,13 +27,13 @@ def test_biquad_in_pieces_equals_sosfilt_on_whole(btype: str) -> None:
     expected, _ = signal.sosfilt(sos, x, axis=0, zi=zi)
     f = Biquad3(np.asarray(sos))
     rows = [(a, b, c) for a, b, c in x.tolist()]
-    pieces = [f.process(rows[a:b]) for a, b in _splits(500, rng)]
+    pieces = [f.feed(rows[a:b]) for a, b in _splits(500, rng)]
     np.testing.assert_allclose(np.vstack(pieces), expected, rtol=1e-10, atol=1e-12)
 
 
 def test_biquad_seeded_start_has_no_transient() -> None:
     sos = np.asarray(signal.butter(2, 12.0, fs=100.0, output="sos"))
-    y = Biquad3(sos).process([(0.1, -0.2, 9.81)] * 50)
+    y = Biquad3(sos).feed([(0.1, -0.2, 9.81)] * 50)
     np.testing.assert_allclose(np.array(y), [[0.1, -0.2, 9.81]] * 50, atol=1e-9)
 
 
@@ -58,16 +58,16 @@ def test_envelope_is_split_invariant_with_gaps(gyro: bool) -> None:
     valid[500:540] = False
     rows = _rows(acc, gyr, valid)
     cfg = EngineConfig()
-    whole = ActivityEnvelope(cfg, gyro).process(0, rows)
+    whole = ActivityEnvelope(cfg, gyro).feed(0, rows)
     env = ActivityEnvelope(cfg, gyro)
-    parts = [env.process(a, rows[a:b]) for a, b in _splits(n, rng)]
+    parts = [env.feed(a, rows[a:b]) for a, b in _splits(n, rng)]
     assert list(itertools.chain(*parts)) == whole  # bit for bit
     assert [v is None for v in whole] == (~valid).tolist()
 
 
 def _env(acc: np.ndarray, gyr: np.ndarray, gyro: bool) -> np.ndarray:
     rows = _rows(acc, gyr, np.ones(len(acc), dtype=bool))
-    return np.array(ActivityEnvelope(EngineConfig(), gyro).process(0, rows), dtype=float)
+    return np.array(ActivityEnvelope(EngineConfig(), gyro).feed(0, rows), dtype=float)
 
 
 def test_gyro_envelope_removes_bias_and_sees_movement() -> None:
@@ -92,7 +92,7 @@ def test_gyro_envelope_starts_again_after_a_gap_without_a_transient() -> None:
     shaken: Row = [0.0, 0.0, 11.81, 0.8, -0.5, 0.3]  # a moving wrist: no bias is learnt
     moving: list[Row | None] = [row, shaken] * 15
     rows = moving + [None] * 20 + moving
-    env = np.array([np.nan if v is None else v for v in envelope.process(0, rows)])
+    env = np.array([np.nan if v is None else v for v in envelope.feed(0, rows)])
     np.testing.assert_allclose(env[30:50], np.nan)
     np.testing.assert_allclose(env[~np.isnan(env)], np.linalg.norm(row[3:]), rtol=1e-9)
 

@@ -6,11 +6,21 @@ import numpy as np
 
 from pipeline.engine.config import EngineConfig
 from pipeline.engine.history import History
-from pipeline.engine.onset import Movement, OnsetDetector
+from pipeline.engine.onset import Movement, MovementEnd, OnsetDetector
 from sensors.types import Side
 
 
 def _run(env: list[float | None], cfg: EngineConfig | None = None) -> list[Movement]:
+    return [x for x in _detect(env, cfg) if isinstance(x, Movement)]
+
+
+def _ends(env: list[float | None], cfg: EngineConfig | None = None) -> list[MovementEnd]:
+    return [x for x in _detect(env, cfg) if isinstance(x, MovementEnd)]
+
+
+def _detect(
+    env: list[float | None], cfg: EngineConfig | None = None
+) -> list[Movement | MovementEnd]:
     cfg = cfg or EngineConfig()
     det = OnsetDetector(
         cfg, Side.L, cfg.gyro_spread_floor, cfg.gyro_on_floor, cfg.min_peak, delay=0.0
@@ -20,7 +30,7 @@ def _run(env: list[float | None], cfg: EngineConfig | None = None) -> list[Movem
     for start in range(0, len(env), 4):
         part = env[start : start + 4]
         hist.write(start, part)
-        out.extend(det.process(start, part, hist))
+        out.extend(det.feed(start, part, hist))
     return out
 
 
@@ -34,14 +44,16 @@ def test_onset_backdated_and_offset_found() -> None:
     bump = 2.0 * np.sin(np.linspace(0, np.pi, 60)) ** 2  # 0.6 s movement from row 500
     for i, v in enumerate(bump):
         env[500 + i] = float(env[500 + i] or 0.0) + float(v)
-    moves = _run(env)
-    assert len(moves) == 1
-    m = moves[0]
+    found = _detect(env)
+    assert [type(x) for x in found] == [Movement, MovementEnd]  # in row order
+    m, end = found
+    assert isinstance(m, Movement)
+    assert isinstance(end, MovementEnd)
     assert 497 <= m.onset <= 506  # backdated to where the envelope left rest
     assert m.detected - m.onset <= 12
-    assert m.offset is not None
-    assert 555 <= m.offset <= 562
-    assert m.peak > 1.9
+    assert (end.side, end.serial) == (m.side, m.serial)
+    assert 555 <= end.offset <= 562
+    assert end.peak > 1.9
 
 
 def test_no_onset_during_start_up_or_from_noise() -> None:
@@ -62,5 +74,5 @@ def test_a_changed_rest_level_is_learnt_again() -> None:
     for i, v in enumerate(bump):
         env[3000 + i] = float(env[3000 + i] or 0.0) + float(v)
     moves = _run(env, cfg)
-    assert moves[0].offset is not None  # the stuck movement was ended
+    assert _ends(env, cfg)[0].serial == moves[0].serial  # the stuck movement was ended
     assert any(2990 <= m.onset <= 3010 for m in moves)  # and a later movement is seen again
