@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import json
 import sys
 import termios
 import time
@@ -56,6 +57,9 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--seed", type=int, default=0, help="of the simulated subject")
     p.add_argument("--yes", action="store_true", help="no prompts: run unattended")
     p.add_argument("--out", type=Path, help="report file (default: <data-dir>/reports/ID.html)")
+    p.add_argument(
+        "--json", action="store_true", help="the verdict as one JSON object on stdout, nothing else"
+    )
     p.set_defaults(handler=assess)
 
 
@@ -129,7 +133,7 @@ def assess(args: argparse.Namespace) -> int:
                 "fs": f"{opened.fs:g}",
             },
         )
-        save_plan(agg, info.id, protocol.limits)
+        save_plan(agg, info.id, protocol)
         writes = WriteQueue(info.id)
         store_links(opened, writes)
 
@@ -162,11 +166,16 @@ def assess(args: argparse.Namespace) -> int:
         from pipeline.report.document import write_report  # matplotlib: ~1 s, only to draw
 
         write_report(spool, agg, result.info, out)
-    print(format_assessment(result))
-    print()
-    print(f"session {info.id}")
-    print(f"report {out}")
-    return 0
+    verdict = result.verdict
+    if args.json:
+        doc = {"session": info.id, "report": str(out), **verdict.to_json_dict()}
+        print(json.dumps(doc))
+    else:
+        print(format_assessment(result))
+        print()
+        print(f"session {info.id}")
+        print(f"report {out}")
+    return verdict.exit_code
 
 
 class _View:

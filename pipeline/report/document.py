@@ -12,7 +12,14 @@ from pathlib import Path
 
 from pipeline.engine.events import Kind, MovementEvent
 from pipeline.private_files import open_private, private_dir
-from pipeline.report.figures import activity, activity_figure, distributions_figure, grades_figure
+from pipeline.report.assessment import (
+    LinkRecord,
+    banners,
+    quality_section,
+    task_table,
+    verdict_sections,
+)
+from pipeline.report.figures import activity, activity_figure, distributions_figure
 from pipeline.report.html import esc, facts, image, num, page, pct, table
 from pipeline.report.monitoring import monitor_sections
 from pipeline.report.summary import summarize
@@ -20,7 +27,6 @@ from pipeline.store.aggregates import Aggregates
 from pipeline.store.sessions import SessionInfo
 from pipeline.store.spool import Spool
 from pipeline.workflows.assessment.results import Assessment, load_assessment
-from pipeline.workflows.assessment.scoring import DISCLAIMER, Stats
 from pipeline.workflows.assessment.timeline import Window
 from sensors.types import FloatArray, Side
 
@@ -42,8 +48,10 @@ def render_report(spool: Spool, agg: Aggregates, info: SessionInfo) -> str:
     traces = _traces(spool, info)
     if info.mode == "assess":
         a = load_assessment(spool, agg, info)
+        body += banners(info.source, a)
+        body += verdict_sections(a)
         body += _session_facts(info, a.events, traces)
-        body += _assessment(a, traces)
+        body += _assessment(spool, a, traces)
     elif info.mode == "monitor":
         events = [s.event for s in spool.events(info.id)]
         body += _session_facts(info, events, traces)
@@ -96,80 +104,25 @@ def _session_facts(
     return ["<h2>Session</h2>", facts(items)]
 
 
-def _assessment(a: Assessment, traces: dict[Side, tuple[FloatArray, FloatArray]]) -> list[str]:
-    out = [f"<p class=note>{esc(DISCLAIMER)}</p>", "<h2>Summary per hand</h2>"]
-    lim = a.limits
-    out.append(
-        f"<p>Reference limits, over each hand's one-handed tasks: mirror share at most "
-        f"{lim.mirror_share:.0%}, median mirror ratio at most {lim.median_ratio:.2f}, "
-        f"worst grade at most {lim.worst_grade}.</p>"
-    )
-    rows = []
+def _assessment(
+    spool: Spool, a: Assessment, traces: dict[Side, tuple[FloatArray, FloatArray]]
+) -> list[str]:
+    times: dict[Side, FloatArray] = {}
     for side in Side:
-        h = a.hands[side]
-        verdict = "within the limits" if h.within else "; ".join(h.exceeded)
-        rows.append([f"{side.value} hand active", *_stat_cells(h.stats), verdict])
-    out.append(table(["", *_STAT_HEAD, "compared with the limits"], rows))
-    out.append("<h2>Tasks</h2>")
-    rows, muted = [], []
-    for s in a.tasks:
-        w = s.window
-        status = w.status.value
-        rows.append(
-            [
-                w.name,
-                w.active.value,
-                status,
-                f"{w.start:.0f}-{w.end:.0f}",
-                s.expected,
-                *_stat_cells(s.stats),
-                s.other,
-                pct(s.completeness[Side.L]),
-                pct(s.completeness[Side.R]),
-            ]
+        block = spool.samples(a.info.id, side)
+        if block is not None:
+            times[side] = block.t
+    links = [
+        LinkRecord(Side(side), t, battery, lost, reconnects)
+        for side, t, battery, lost, reconnects in spool.query(
+            "SELECT side, t, battery, lost, reconnects FROM link WHERE session_id = ? ORDER BY t",
+            (a.info.id,),
         )
-        muted.append(not s.scored)
-    head = ["task", "hand", "status", "time, s", "expected", *_STAT_HEAD, "other hand"]
-    out.append(table([*head, "data L", "data R"], rows, left=3, muted=muted))
-    out.append(
-        "<p><small>detected: movements of the asked hand (both hands: any); share: of "
-        "those with a decidable other hand; ratio: other hand's activity / active hand's; "
-        "lag: other hand's onset minus the active onset; grades 0-4 (0: no mirror "
-        "activity); other hand: movements attributed to the hand not asked to move; "
-        "data: share of expected samples received. Greyed attempts are not scored."
-        "</small></p>"
-    )
-    scored = [s for s in a.tasks if s.scored and s.stats.movements]
-    if scored:
-        out += ["<h3>Grade per task</h3>", image(grades_figure(a.tasks), "grade per task")]
-    out += _figures(a.events, traces, a.windows)
-    out += _quality(a)
-    return out
-
-
-_STAT_HEAD = [
-    "detected",
-    "mirror",
-    "share",
-    "med. ratio",
-    "max ratio",
-    "med. lag ms",
-    "med. grade",
-    "worst",
-]
-
-
-def _stat_cells(s: Stats) -> list[object]:
-    return [
-        s.movements,
-        s.mirror,
-        pct(s.mirror_share),
-        num(s.median_ratio, ".2f"),
-        num(s.max_ratio, ".2f"),
-        num(s.median_lag_ms, ".0f"),
-        num(s.grade_median, ".1f"),
-        num(s.grade_worst, "d"),
     ]
+    out = task_table(a)
+    out += _figures(a.events, traces, a.windows, a.limits.median_ratio)
+    out += quality_section(a, times, links, a.info.source)
+    return out
 
 
 def _hands(events: list[MovementEvent]) -> list[str]:
@@ -195,6 +148,7 @@ def _figures(
     events: list[MovementEvent],
     traces: dict[Side, tuple[FloatArray, FloatArray]],
     windows: Sequence[Window],
+    ratio_limit: float | None = None,
 ) -> list[str]:
     out = ["<h2>Activity of both wrists</h2>"]
     if traces:
@@ -202,25 +156,8 @@ def _figures(
     else:
         out.append("<p>Raw samples were not stored for this session: no activity figure.</p>")
     if any(e.kind is Kind.MIRROR for e in events):
-        out += ["<h2>Mirror ratio and lag</h2>", image(distributions_figure(events), "ratios")]
+        title = "Mirror ratio and lag (colour: the hand that mirrored"
+        title += "; dashed: the ratio limit)" if ratio_limit is not None else ")"
+        png = distributions_figure(events, ratio_limit)
+        out += [f"<h2>{title}</h2>", image(png, "ratios")]
     return out
-
-
-def _quality(a: Assessment) -> list[str]:
-    attempts = len(a.windows)
-    scored = sum(s.scored for s in a.tasks)
-    indet = sum(e.kind is Kind.INDETERMINATE for e in a.events)
-    low = [
-        f"{s.window.name} ({side.value} {s.completeness[side]:.0%})"
-        for s in a.tasks
-        if s.scored
-        for side in Side
-        if s.completeness[side] < 0.95
-    ]
-    items: list[tuple[str, object]] = [
-        ("task attempts / scored", f"{attempts} / {scored}"),
-        ("movements with too little data of the other hand", indet),
-        ("tasks with under 95% of the samples", ", ".join(low) or "none"),
-        ("engine grid", f"{a.fs:g} Hz"),
-    ]
-    return ["<h2>Data quality</h2>", facts(items)]

@@ -10,14 +10,16 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display: figures are rendered to PNG only
 
+import matplotlib.text
 import numpy as np
+from matplotlib.backend_bases import RendererBase
 from matplotlib.figure import Figure
 
 from pipeline.engine.events import Kind, MovementEvent
 from pipeline.store.aggregates import HourRow
 from pipeline.workflows.assessment.scoring import TaskScore
 from pipeline.workflows.assessment.timeline import Window
-from sensors.types import FloatArray, ImuBlock, Side
+from sensors.types import STANDARD_GRAVITY, FloatArray, ImuBlock, Side
 
 COLOURS = {Side.L: "#1f77b4", Side.R: "#d62728"}
 _SEGMENT = 120.0  # s of session per row of the activity figure
@@ -25,7 +27,6 @@ _QUIET_TOP = 0.5  # rad/s, the least full scale of a row
 _MAX_ROWS = 12  # longer sessions get longer rows, so the figure stays a page
 _BIN = 0.05  # s per plotted point: the maximum in each bin keeps every peak visible
 _SMOOTH = 0.05  # s, moving average of the angular speed
-_G = 9.80665  # m/s^2
 
 
 def activity(block: ImuBlock) -> tuple[FloatArray, FloatArray]:
@@ -42,7 +43,7 @@ def activity(block: ImuBlock) -> tuple[FloatArray, FloatArray]:
     if block.gyr is not None:
         speed = np.linalg.norm(block.gyr - np.median(block.gyr, axis=0), axis=1)
     else:
-        speed = np.linalg.norm(np.gradient(block.acc, t, axis=0), axis=1) / _G
+        speed = np.linalg.norm(np.gradient(block.acc, t, axis=0), axis=1) / STANDARD_GRAVITY
     k = max(1, round(_SMOOTH * fs))
     speed = np.convolve(speed, np.ones(k) / k, mode="same")
     bins = np.floor((t - t[0]) / _BIN).astype(np.int64)
@@ -60,6 +61,15 @@ def activity_figure(
     events: Sequence[MovementEvent],
     windows: Sequence[Window] = (),
 ) -> bytes:
+    """`activity_plot` as PNG."""
+    return _png(activity_plot(traces, events, windows))
+
+
+def activity_plot(
+    traces: dict[Side, tuple[FloatArray, FloatArray]],
+    events: Sequence[MovementEvent],
+    windows: Sequence[Window] = (),
+) -> Figure:
     """Both wrists' angular speed in rows of `_SEGMENT` s (longer for long sessions);
     onsets and mirror events marked.
 
@@ -101,16 +111,24 @@ def activity_figure(
     axes[0].legend(loc="upper right", fontsize=7, ncol=2)
     axes[-1].set_xlabel("session time, s (triangle: mirror activity of that hand, with grade)")
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
-def distributions_figure(events: Sequence[MovementEvent]) -> bytes:
-    """Histograms of mirror ratio and lag, per active hand, over mirror events."""
-    fig = Figure(figsize=(10, 3))
+def distributions_figure(
+    events: Sequence[MovementEvent], ratio_limit: float | None = None
+) -> bytes:
+    """Histograms of mirror ratio and lag over mirror events, in the mirroring hand's colour."""
+    return _png(distributions(events, ratio_limit))
+
+
+def distributions(events: Sequence[MovementEvent], ratio_limit: float | None = None) -> Figure:
+    """The figure of `distributions_figure`; the ratio limit, if given, as a dashed line."""
+    fig = Figure(figsize=(10, 3.2))
     ax_r, ax_l = fig.subplots(1, 2)
     for side in Side:
-        mirrors = [e for e in events if e.kind is Kind.MIRROR and e.active is side]
-        label = f"{side.value} active ({len(mirrors)})"
+        # the hand that mirrored, in its own colour: the same colour means the same hand
+        mirrors = [e for e in events if e.kind is Kind.MIRROR and e.active is side.other]
+        label = f"{side.value} hand mirroring ({len(mirrors)})"
         ax_r.hist(
             [e.mirror_ratio for e in mirrors],
             bins=np.linspace(0, 1, 21),
@@ -122,32 +140,44 @@ def distributions_figure(events: Sequence[MovementEvent]) -> bytes:
         ax_l.hist(
             lags, bins=np.linspace(-250, 250, 21), alpha=0.6, color=COLOURS[side], label=label
         )
-    ax_r.set_xlabel("mirror ratio (other hand / active hand)")
-    ax_l.set_xlabel("lag of the other hand, ms")
+    if ratio_limit is not None:
+        ax_r.axvline(ratio_limit, color="black", ls="--", lw=1, label=f"limit {ratio_limit:.2f}")
+    ax_r.set_xlabel("mirror ratio (mirroring hand / moving hand)")
+    ax_l.set_xlabel("lag of the mirroring hand, ms")
     for ax in (ax_r, ax_l):
         ax.set_ylabel("mirror events")
         ax.legend(fontsize=8)
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
-def grades_figure(tasks: Sequence[TaskScore]) -> bytes:
-    """Median and worst grade per completed task."""
+def grades_figure(tasks: Sequence[TaskScore], worst_limit: int | None = None) -> bytes:
+    """Median and worst grade per completed one-handed task."""
+    return _png(grades(tasks, worst_limit))
+
+
+def grades(tasks: Sequence[TaskScore], worst_limit: int | None = None) -> Figure:
+    """The figure of `grades_figure`: bars in the colour of the hand that mirrored (the
+    other hand than the task's; grey for two-handed tasks), the limit a dashed line."""
     scored = [s for s in tasks if s.scored and s.stats.movements]
-    fig = Figure(figsize=(10, 3))
+    fig = Figure(figsize=(10, 3.4))
     ax = fig.subplots()
     x = np.arange(len(scored))
     med = [s.stats.grade_median or 0.0 for s in scored]
     worst = [s.stats.grade_worst or 0 for s in scored]
-    colours = [COLOURS.get(s.window.active.side or Side.L, "#777777") for s in scored]
+    colours = [
+        "#777777" if (side := s.window.active.side) is None else COLOURS[side.other] for s in scored
+    ]
     ax.bar(x, worst, color="#dddddd", label="worst")
     ax.bar(x, med, width=0.5, color=colours, label="median")
+    if worst_limit is not None:
+        ax.axhline(worst_limit, color="black", ls="--", lw=1, label=f"limit {worst_limit}")
     ax.set_xticks(x, [s.window.name for s in scored], rotation=30, ha="right", fontsize=8)
     ax.set_ylim(0, 4.2)
     ax.set_ylabel("grade (0-4)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
 def hourly_figure(hours: Sequence[HourRow]) -> bytes:
@@ -189,6 +219,36 @@ def daily_figure(days: Sequence[tuple[str, dict[Side, float | None]]]) -> bytes:
     ax.legend(fontsize=8)
     fig.tight_layout()
     return _png(fig)
+
+
+def overlapping_texts(fig: Figure) -> list[tuple[str, str]]:
+    """Pairs of visible, non-empty texts of `fig` whose drawn boxes intersect.
+
+    For tests and for the report's own check: a label drawn over another is unreadable.
+    """
+    renderer = _renderer(fig)
+    boxes = []
+    for text in fig.findobj(matplotlib.text.Text):
+        if not text.get_visible() or not text.get_text().strip():
+            continue
+        box = text.get_window_extent(renderer)
+        if box.width > 0 and box.height > 0:
+            boxes.append((text.get_text(), box))
+    return [
+        (a, b)
+        for i, (a, box_a) in enumerate(boxes)
+        for b, box_b in boxes[i + 1 :]
+        if box_a.overlaps(box_b)
+    ]
+
+
+def _renderer(fig: Figure) -> RendererBase:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
+
+    canvas = FigureCanvasAgg(fig)
+    renderer: RendererAgg = canvas.get_renderer()  # type: ignore[no-untyped-call]
+    fig.draw(renderer)
+    return renderer
 
 
 def _png(fig: Figure) -> bytes:

@@ -16,6 +16,7 @@ from pipeline.store.spool import Spool
 from pipeline.workflows.assessment.protocol import Hand, load_protocol
 from pipeline.workflows.assessment.results import Assessment, load_assessment
 from pipeline.workflows.assessment.timeline import Status, nominal_schedule
+from pipeline.workflows.assessment.verdict import State
 
 
 @pytest.fixture(scope="module")
@@ -92,13 +93,15 @@ def test_per_task_scores_match_the_simulated_truth(assessment: Assessment) -> No
 
 
 def test_hand_summary_flags_a_subject_with_frequent_mirror_movements(
-    assessment: Assessment,
+    assessment: Assessment, assessed: Run
 ) -> None:
     # the simulated subject mirrors half the movements, ratios up to 0.6: beyond the limits
-    for hand in assessment.hands.values():
+    assert assessment.verdict.complete
+    for hand in assessment.verdict.hands.values():
         assert 30 <= hand.stats.movements <= 33
-        assert not hand.within
-        assert any("mirror share" in x for x in hand.exceeded)
+        assert hand.state is State.OUTSIDE
+        assert any(c.exceeded and c.label == "mirror share" for c in hand.checks)
+        assert f"{hand.title}: OUTSIDE LIMITS - mirror share" in assessed.stdout
 
 
 def test_report_verb_writes_the_latest_session(assessed: Run, tmp_path: Path) -> None:

@@ -4,10 +4,14 @@ A protocol is data, so an examiner can write their own. Shipped protocols live i
 `pipeline/workflows/assessment/protocols/<name>.toml`; `load_protocol` takes such a name or a
 path. Anything wrong in a file stops with one ConfigError naming the file and the key.
 Top-level `description` is free text for the reader of the file, not used here.
+Every limit is range-checked, and an unknown key that is close to a known one is
+answered with the known one (`perod` -> did you mean `period`?).
 """
 
 from __future__ import annotations
 
+import difflib
+import math
 import tomllib
 from dataclasses import dataclass
 from enum import StrEnum
@@ -42,7 +46,9 @@ class ProtocolTask:
 
     `repetitions` cued movements (0 for a timed task such as a rest baseline);
     `rest` s of rest after the task; `motion` the movement family (sensors.scenarios
-    MOTIONS) a simulated subject performs, None for rest.
+    MOTIONS) a simulated subject performs, None for rest. A `required` task not done
+    (or done with too little data) makes the verdict of its hand incomplete; one of
+    both hands or none, the verdicts of both.
     """
 
     name: str
@@ -53,19 +59,30 @@ class ProtocolTask:
     period: float | None
     rest: float
     motion: str | None
+    required: bool = True
+
+
+DEFAULT_LIMIT_SOURCE = "the protocol author's own choice, not a published norm"
+GRADE_SCALE_SOURCE = (
+    "grades 0-4: MirrorWatch's instrumented analogue of the Woods & Teuber (1978) scale"
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
     """Reference limits per hand, over its unimanual tasks, beyond which a result is flagged.
 
-    `mirror_share` of movements with mirror activity; `median_ratio` of mirror events;
-    `worst_grade` the highest grade tolerated.
+    `mirror_share` (0-1) of movements with mirror activity; `median_ratio` (> 0) of
+    mirror events; `worst_grade` (0-4) the highest grade tolerated. `data_floor` (0-1)
+    the least share of expected samples, per wrist, in a required task; below it the
+    hand's verdict is incomplete. `source` where the numbers come from, printed with them.
     """
 
     mirror_share: float = 0.3
     median_ratio: float = 0.15
     worst_grade: int = 2
+    data_floor: float = 0.9
+    source: str = DEFAULT_LIMIT_SOURCE
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,10 +158,11 @@ def _task(raw: Any, where: str, default_rest: float) -> ProtocolTask:
             f"{where}.active: expected L, R, both or none, got {active_text!r}"
         ) from None
     rest = r.number("rest", default_rest, low=0.0)
+    required = r.boolean("required", True)
     if active is Hand.NONE:
         duration = r.number("duration", None, low=1.0)
-        r.done({"name", "instruction", "active", "duration", "rest"})
-        return ProtocolTask(name, instruction, active, 0, duration, None, rest, None)
+        r.done({"name", "instruction", "active", "duration", "rest", "required"})
+        return ProtocolTask(name, instruction, active, 0, duration, None, rest, None, required)
     motion = r.string("motion")
     if motion not in MOTIONS:
         raise ConfigError(f"{where}.motion: expected one of {', '.join(MOTIONS)}, got {motion!r}")
@@ -155,21 +173,36 @@ def _task(raw: Any, where: str, default_rest: float) -> ProtocolTask:
         reps = r.integer("repetitions", low=1)
     else:
         reps = int(r.number("duration", None, low=period) // period)
-    r.done({"name", "instruction", "active", "motion", "period", "repetitions", "duration", "rest"})
-    return ProtocolTask(name, instruction, active, reps, reps * period, period, rest, motion)
+    r.done(_TASK_KEYS)
+    return ProtocolTask(
+        name, instruction, active, reps, reps * period, period, rest, motion, required
+    )
+
+
+_TASK_KEYS = {
+    "name",
+    "instruction",
+    "active",
+    "motion",
+    "period",
+    "repetitions",
+    "duration",
+    "rest",
+    "required",
+}
 
 
 def _limits(raw: dict[str, Any], where: str) -> Limits:
     r = _Reader(raw, where, dot=".")
     d = Limits()
     limits = Limits(
-        mirror_share=r.number("mirror_share", d.mirror_share, low=0.0),
-        median_ratio=r.number("median_ratio", d.median_ratio, low=0.0),
-        worst_grade=r.integer("worst_grade", low=0, default=d.worst_grade),
+        mirror_share=r.share("mirror_share", d.mirror_share),
+        median_ratio=r.number("median_ratio", d.median_ratio, low=0.0, strict=True),
+        worst_grade=r.integer("worst_grade", low=0, high=4, default=d.worst_grade),
+        data_floor=r.share("data_floor", d.data_floor),
+        source=r.string("source", d.source),
     )
-    r.done({"mirror_share", "median_ratio", "worst_grade"})
-    if limits.worst_grade > 4:
-        raise ConfigError(f"{where}.worst_grade: must be 0-4")
+    r.done({"mirror_share", "median_ratio", "worst_grade", "data_floor", "source"})
     return limits
 
 
@@ -192,24 +225,45 @@ class _Reader:
             raise ConfigError(f"{self._key(key)}: expected a non-empty string, got {v!r}")
         return v.strip()
 
-    def number(self, key: str, default: float | None, *, low: float) -> float:
+    def number(self, key: str, default: float | None, *, low: float, strict: bool = False) -> float:
+        """A finite number >= `low` (> `low` when `strict`)."""
         v = self._t.get(key, default)
         if v is None:
             raise ConfigError(f"{self._key(key)}: missing")
-        if isinstance(v, bool) or not isinstance(v, int | float):
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
             raise ConfigError(f"{self._key(key)}: expected a number, got {v!r}")
+        if strict and not v > low:
+            raise ConfigError(f"{self._key(key)}: must be > {low:g}, got {v!r}")
         if not v >= low:
             raise ConfigError(f"{self._key(key)}: must be >= {low:g}, got {v!r}")
         return float(v)
 
-    def integer(self, key: str, *, low: int, default: int | None = None) -> int:
+    def share(self, key: str, default: float) -> float:
+        """A share in [0, 1]: 0.3, not 30, for 30 %."""
+        v = self.number(key, default, low=0.0)
+        if v > 1.0:
+            raise ConfigError(
+                f"{self._key(key)}: a share must be in [0, 1] (0.3 for 30%), got {v:g}"
+            )
+        return v
+
+    def boolean(self, key: str, default: bool) -> bool:
+        v = self._t.get(key, default)
+        if not isinstance(v, bool):
+            raise ConfigError(f"{self._key(key)}: expected true or false, got {v!r}")
+        return v
+
+    def integer(
+        self, key: str, *, low: int, high: int | None = None, default: int | None = None
+    ) -> int:
         v = self._t.get(key, default)
         if v is None:
             raise ConfigError(f"{self._key(key)}: missing")
         if isinstance(v, bool) or not isinstance(v, int):
             raise ConfigError(f"{self._key(key)}: expected a whole number, got {v!r}")
-        if v < low:
-            raise ConfigError(f"{self._key(key)}: must be >= {low}, got {v!r}")
+        if v < low or (high is not None and v > high):
+            span = f">= {low}" if high is None else f"{low}-{high}"
+            raise ConfigError(f"{self._key(key)}: must be {span}, got {v!r}")
         return v
 
     def table(self, key: str) -> dict[str, Any]:
@@ -221,4 +275,6 @@ class _Reader:
     def done(self, known: set[str]) -> None:
         unknown = sorted(set(self._t) - known)
         if unknown:
-            raise ConfigError(f"{self._key(unknown[0])}: unknown key")
+            close = difflib.get_close_matches(unknown[0], sorted(known), n=1, cutoff=0.6)
+            hint = f"; did you mean `{close[0]}`?" if close else ""
+            raise ConfigError(f"{self._key(unknown[0])}: unknown key{hint}")

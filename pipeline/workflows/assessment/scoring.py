@@ -1,4 +1,4 @@
-"""Per-task and per-hand scores of a scripted assessment, and the reference-limit check."""
+"""Per-task scores of a scripted assessment (the per-hand verdict is in verdict.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.engine.events import Kind, MovementEvent
-from pipeline.workflows.assessment.protocol import Hand, Limits
 from pipeline.workflows.assessment.timeline import Status, Window
 from sensors.types import FloatArray, Side
 
@@ -62,19 +61,6 @@ class TaskScore:
     @property
     def scored(self) -> bool:
         return self.window.status is Status.DONE
-
-
-@dataclass(frozen=True, slots=True)
-class HandResult:
-    """One hand over its completed one-handed tasks, checked against `limits`."""
-
-    side: Side
-    stats: Stats
-    exceeded: tuple[str, ...]  # which limits were exceeded, in words
-
-    @property
-    def within(self) -> bool:
-        return not self.exceeded
 
 
 def stats(events: Sequence[MovementEvent]) -> Stats:
@@ -133,30 +119,4 @@ def score_tasks(
                 },
             )
         )
-    return out
-
-
-def hand_results(
-    windows: Sequence[Window], events: Sequence[MovementEvent], limits: Limits
-) -> dict[Side, HandResult]:
-    """Each hand over its completed one-handed tasks, against the reference limits."""
-    out = {}
-    for side in Side:
-        mine = [
-            e
-            for w in windows
-            if w.status is Status.DONE and w.active is Hand(side.value)
-            for e in in_window(events, w)
-            if e.active is side
-        ]
-        s = stats(mine)
-        exceeded = []
-        share = s.mirror_share
-        if share is not None and share > limits.mirror_share:
-            exceeded.append(f"mirror share {share:.0%} > {limits.mirror_share:.0%}")
-        if s.median_ratio is not None and s.median_ratio > limits.median_ratio:
-            exceeded.append(f"median ratio {s.median_ratio:.2f} > {limits.median_ratio:.2f}")
-        if s.grade_worst is not None and s.grade_worst > limits.worst_grade:
-            exceeded.append(f"worst grade {s.grade_worst} > {limits.worst_grade}")
-        out[side] = HandResult(side, s, tuple(exceeded))
     return out
