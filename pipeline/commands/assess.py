@@ -63,12 +63,16 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.set_defaults(handler=assess)
 
 
-def simulate_protocol(protocol: Protocol, seed: int, fs: float = 100.0) -> Simulation:
-    """A simulated subject performing `protocol` as scheduled, with per-task ground truth."""
+def simulate_protocol(
+    protocol: Protocol, seed: int, fs: float = 100.0, loss_rate: float = 0.0
+) -> Simulation:
+    """A simulated subject performing `protocol` as scheduled, with per-task ground truth;
+    `loss_rate` the probability a packet of samples is lost."""
     windows = nominal_schedule(protocol)
     duration = session_length(windows)
     plan = plan_protocol(scripted(protocol, windows), duration, seed)
-    return Simulation(f"protocol:{protocol.name}", SimConfig(fs, duration, seed=seed), plan)
+    config = SimConfig(fs, duration, seed=seed, loss_rate=loss_rate)
+    return Simulation(f"protocol:{protocol.name}", config, plan)
 
 
 def assess(args: argparse.Namespace) -> int:

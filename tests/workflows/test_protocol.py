@@ -87,3 +87,60 @@ def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
     path.write_text("name = \n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"broken\.toml"):
         load_protocol(str(path))
+
+
+@pytest.mark.parametrize(
+    ("limits", "expected"),
+    [
+        (
+            "mirror_share = 30",
+            "limits.mirror_share: a share must be in [0, 1] (0.3 for 30%), got 30",
+        ),
+        ("mirror_share = -0.1", "limits.mirror_share: must be >= 0, got -0.1"),
+        ("median_ratio = 0", "limits.median_ratio: must be > 0, got 0"),
+        ("median_ratio = nan", "limits.median_ratio: expected a number, got nan"),
+        ("worst_grade = 5", "limits.worst_grade: must be 0-4, got 5"),
+        ("worst_grade = 2.5", "limits.worst_grade: expected a whole number, got 2.5"),
+        ("data_floor = 90", "limits.data_floor: a share must be in [0, 1] (0.3 for 30%), got 90"),
+        ("source = ''", "limits.source: expected a non-empty string, got ''"),
+    ],
+)
+def test_every_limit_is_range_checked(tmp_path: Path, limits: str, expected: str) -> None:
+    path = tmp_path / "lim.toml"
+    path.write_text(GOOD.replace("countdown = 2\n", f"countdown = 2\n[limits]\n{limits}\n"))
+    with pytest.raises(ConfigError) as err:
+        load_protocol(str(path))
+    assert str(err.value) == f"{path}: {expected}"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (("period = 2.0", "perod = 2.0"), "task[2].perod: unknown key; did you mean `period`?"),
+        (("countdown = 2", "countdwn = 2"), "countdwn: unknown key; did you mean `countdown`?"),
+        (("countdown = 2", "countdown = 2\n[limits]\nworst_grde = 2"),
+         "limits.worst_grde: unknown key; did you mean `worst_grade`?"),
+        (("countdown = 2", "countdown = 2\ncolour = 1"), "colour: unknown key"),
+    ],
+)  # fmt: skip
+def test_a_typo_of_a_known_key_suggests_it(
+    tmp_path: Path, change: tuple[str, str], expected: str
+) -> None:
+    path = tmp_path / "typo.toml"
+    path.write_text(GOOD.replace(*change, 1), encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_protocol(str(path))
+    assert str(err.value) == f"{path}: {expected}"
+
+
+def test_required_defaults_to_true_and_is_a_boolean(tmp_path: Path) -> None:
+    path = tmp_path / "req.toml"
+    path.write_text(GOOD.replace('active = "L"', 'active = "L"\nrequired = false'))
+    p = load_protocol(str(path))
+    assert [t.required for t in p.tasks] == [True, False]
+    path.write_text(GOOD.replace('active = "L"', 'active = "L"\nrequired = "no"'))
+    with pytest.raises(ConfigError, match=r"task\[2\]\.required: expected true or false"):
+        load_protocol(str(path))
+    shipped = load_protocol("firearm-handling")
+    assert not next(t for t in shipped.tasks if t.active is Hand.BOTH).required
+    assert "not a published norm" in shipped.limits.source

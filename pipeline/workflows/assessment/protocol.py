@@ -125,7 +125,7 @@ def parse_protocol(text: str, where: str, origin: str) -> Protocol:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{where}: {e}") from None
-    r = _Reader(table, where)
+    r = _Reader(table, where, known=_TOP_KEYS)
     name = r.string("name")
     title = r.string("title", name)
     countdown = r.number("countdown", 3.0, low=0.0)
@@ -134,7 +134,7 @@ def parse_protocol(text: str, where: str, origin: str) -> Protocol:
     raw_tasks = table.get("task")
     if not isinstance(raw_tasks, list) or not raw_tasks:
         raise ConfigError(f"{where}: task: need at least one [[task]] table")
-    r.done({"name", "title", "countdown", "rest", "limits", "task", "description"})
+    r.done(_TOP_KEYS)
     tasks = tuple(_task(t, f"{where}: task[{i}]", default_rest) for i, t in enumerate(raw_tasks, 1))
     seen: set[str] = set()
     for i, t in enumerate(tasks, 1):
@@ -144,10 +144,13 @@ def parse_protocol(text: str, where: str, origin: str) -> Protocol:
     return Protocol(name, title, countdown, tasks, limits, origin)
 
 
+_TOP_KEYS = {"name", "title", "countdown", "rest", "limits", "task", "description"}
+
+
 def _task(raw: Any, where: str, default_rest: float) -> ProtocolTask:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: must be a table")
-    r = _Reader(raw, where, dot=".")
+    r = _Reader(raw, where, dot=".", known=_TASK_KEYS)
     name = r.string("name")
     instruction = r.string("instruction")
     active_text = r.string("active")
@@ -209,10 +212,21 @@ def _limits(raw: dict[str, Any], where: str) -> Limits:
 class _Reader:
     """Typed access to one TOML table; errors name `where` and the key."""
 
-    def __init__(self, table: dict[str, Any], where: str, dot: str = ": ") -> None:
+    def __init__(
+        self, table: dict[str, Any], where: str, dot: str = ": ", known: set[str] | None = None
+    ) -> None:
         self._t = table
         self._where = where
         self._dot = dot
+        self._known = known or set()  # every key this table may have: typos are the others
+
+    def _missing(self, key: str) -> ConfigError:
+        """A missing key, or, when it is a typo of this key, the typo named."""
+        typos = [k for k in self._t if k not in self._known]
+        if difflib.get_close_matches(key, typos, n=1, cutoff=0.6):
+            typo = difflib.get_close_matches(key, typos, n=1, cutoff=0.6)[0]
+            return ConfigError(f"{self._key(typo)}: unknown key; did you mean `{key}`?")
+        return ConfigError(f"{self._key(key)}: missing")
 
     def _key(self, key: str) -> str:
         return f"{self._where}{self._dot}{key}"
@@ -220,7 +234,7 @@ class _Reader:
     def string(self, key: str, default: str | None = None) -> str:
         v = self._t.get(key, default)
         if v is None:
-            raise ConfigError(f"{self._key(key)}: missing")
+            raise self._missing(key)
         if not isinstance(v, str) or not v.strip():
             raise ConfigError(f"{self._key(key)}: expected a non-empty string, got {v!r}")
         return v.strip()
@@ -229,7 +243,7 @@ class _Reader:
         """A finite number >= `low` (> `low` when `strict`)."""
         v = self._t.get(key, default)
         if v is None:
-            raise ConfigError(f"{self._key(key)}: missing")
+            raise self._missing(key)
         if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
             raise ConfigError(f"{self._key(key)}: expected a number, got {v!r}")
         if strict and not v > low:
@@ -258,7 +272,7 @@ class _Reader:
     ) -> int:
         v = self._t.get(key, default)
         if v is None:
-            raise ConfigError(f"{self._key(key)}: missing")
+            raise self._missing(key)
         if isinstance(v, bool) or not isinstance(v, int):
             raise ConfigError(f"{self._key(key)}: expected a whole number, got {v!r}")
         if v < low or (high is not None and v > high):
