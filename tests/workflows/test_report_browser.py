@@ -16,7 +16,6 @@ from matplotlib import image
 from workflow_run import Run
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Without these, headless Chromium waits on the network and services a closed machine lacks.
 FLAGS = (
     "--headless",
@@ -32,14 +31,13 @@ FLAGS = (
 )
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
+@pytest.mark.requires_program("chromium", "chromium")
 def test_report_renders_with_content_and_no_console_errors(assessed: Run, tmp_path: Path) -> None:
     report = Path(assessed.stdout.strip().splitlines()[-1].removeprefix("report "))
     shot = tmp_path / "first-page.png"
-    assert CHROMIUM is not None
     r = subprocess.run(
         [
-            CHROMIUM,
+            "chromium",
             *FLAGS,
             f"--user-data-dir={tmp_path / 'profile'}",
             "--window-size=1200,1600",

@@ -8,7 +8,6 @@ bleak's BlueZ backend exactly as on a Linux gateway.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import TypeVar
 
 import pytest
 from bluez_emulator import BluezEmulator, Device, EmulatorThread, private_system_bus
+from prerequisites import require_program
 from wrist_firmware import FirmwareConfig, WristFirmware
 
 T = TypeVar("T")
@@ -70,8 +70,7 @@ class Rig:
 
 @pytest.fixture(scope="session")
 def system_bus() -> Iterator[str]:
-    if shutil.which("dbus-daemon") is None:
-        pytest.fail("dbus-daemon not found: apt-get install dbus-daemon (see .ci/run)")
+    require_program("dbus-daemon", "dbus-daemon")
     with private_system_bus() as address:
         previous = os.environ.get("DBUS_SYSTEM_BUS_ADDRESS")
         os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = address

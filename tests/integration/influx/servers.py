@@ -1,8 +1,8 @@
 """Real time-series servers on loopback for the delivery tests (see tests/README.md).
 
 Each server is the Debian package's binary, started on a free port with its own
-temporary data directory, stopped at the end. A missing binary fails the test
-with the package to install, never skips it.
+temporary data directory, stopped at the end. A missing binary skips the test with
+the package to install, or fails it under CI (tests/prerequisites.py).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -21,7 +20,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
+from prerequisites import require_program
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 30.0
@@ -35,14 +34,7 @@ def free_port() -> int:
 
 
 def binary(name: str, package: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(
-            f"{name} not found: install the Debian package {package} "
-            f"(apt-get install {package}; bash .ci/run does it)",
-            pytrace=False,
-        )
-    return path
+    return require_program(name, package)
 
 
 def http(

@@ -101,6 +101,7 @@ def compose() -> dict[str, Any]:
     return loaded
 
 
+@pytest.mark.requires_program("git", "git")  # asks git whether .env is ignored
 def test_compose_file_is_complete_and_its_secrets_come_from_the_env_file() -> None:
     c = compose()
     assert set(c["services"]) == {"influxdb", "grafana", "mirrorwatch"}
