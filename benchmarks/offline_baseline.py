@@ -20,8 +20,8 @@ from scipy import signal
 from pipeline.engine.align import Aligner
 from pipeline.engine.config import EngineConfig
 from pipeline.engine.events import Kind, MovementEvent
-from pipeline.engine.filters import G
 from pipeline.engine.mirror import grade
+from sensors.types import STANDARD_GRAVITY as G
 from sensors.types import FloatArray, ImuBlock, Side
 
 

@@ -52,9 +52,9 @@ from scipy import signal
 
 from benchmarks.peer_m4x28_scores import artifact_windows, ensemble_scores
 from pipeline.engine.history import BoolArray
-from sensors.types import FloatArray, Side
+from sensors.types import STANDARD_GRAVITY, FloatArray, Side
 
-G = 9.80665  # m/s^2 per g: the original works in g
+G = STANDARD_GRAVITY  # the original works in g
 BAND_HZ = (0.5, 15.0)  # band-pass of the Y/Z path
 FILTER_ORDER = 4
 WINDOW_S = 1.0  # analysis window

@@ -38,7 +38,7 @@ from sensors.scenarios import (
     reflect_polar,
 )
 from sensors.source import paced
-from sensors.types import FloatArray, ImuBlock, Side
+from sensors.types import STANDARD_GRAVITY, FloatArray, ImuBlock, Side
 
 __all__ = [
     "SCENARIOS",
@@ -50,9 +50,8 @@ __all__ = [
     "simulate",
 ]
 
-G = 9.81  # m/s^2
 GYR_RANGE = math.radians(2000.0)  # rad/s, ±2000 dps full scale
-ACC_RANGE = 16.0 * G  # m/s^2
+ACC_RANGE = 16.0 * STANDARD_GRAVITY  # m/s^2
 SEGMENT = 10.0  # s rendered at a time
 
 # Rest-model constants below (_GYR_NOISE, _DRIFT, _TREMOR, _TREMOR_HZ, _TWITCH_*) are
@@ -260,7 +259,7 @@ class _Wrist:
         self._add_tremor(k, omega, lin)
         self._add_vibration(k, t, omega, vert)
         up = self._orientation(omega)
-        acc = lin + up * (vert + (G if cfg.gravity else 0.0))[:, None]
+        acc = lin + up * (vert + (STANDARD_GRAVITY if cfg.gravity else 0.0))[:, None]
         acc = acc * self.acc_scale + self.acc_bias
         acc += self._rng(k, _ACC_S).normal(0.0, _ACC_NOISE, (n, 3))
         acc = _adc(acc, ACC_RANGE)

@@ -15,6 +15,8 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 
+STANDARD_GRAVITY = 9.80665  # m/s^2 per g (CGPM 1901); every g <-> m/s^2 conversion uses it
+
 
 class Side(StrEnum):
     """Which wrist a sample belongs to."""

@@ -14,9 +14,8 @@ import numpy as np
 
 from pipeline.engine.align import Row
 from pipeline.engine.config import EngineConfig
-from sensors.types import FloatArray
+from sensors.types import STANDARD_GRAVITY, FloatArray
 
-G = 9.80665  # m/s^2
 # s by which the accelerometer-derivative envelope crosses its threshold ahead of the
 # rotation it reflects: the jerk of a min-jerk reach peaks early. Measured on the
 # simulator's lever-arm model (median over its scenarios); refine on real recordings.
@@ -121,7 +120,7 @@ class ActivityEnvelope:
         # acceleration over the rotation itself.
         _, gd = signal.group_delay(signal.sos2tf(sos), w=[0.5], fs=cfg.fs)
         self.delay = float(gd[0]) - (0.0 if has_gyro else JERK_LEAD * cfg.fs)
-        self._rate = cfg.fs / G
+        self._rate = cfg.fs / STANDARD_GRAVITY
         self._epoch = cfg.samples(cfg.baseline_epoch)
         self._still_gyro = cfg.still_gyro**2
         self._still_acc = cfg.still_acc**2

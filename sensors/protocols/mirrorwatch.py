@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sensors.protocols.base import Frame, MalformedPacket, Reason, SkipCounter
-from sensors.types import FloatArray
+from sensors.types import STANDARD_GRAVITY, FloatArray
 
 __all__ = [
     "FLAG_GYRO",
@@ -57,7 +57,6 @@ HEADER_SIZE = 16
 ODR_HZ = (50, 100, 200, 400)
 SEQ_MODULUS = 1 << 16
 TICK_MODULUS = 1 << 32
-STANDARD_GRAVITY = 9.80665  # m/s^2 per g
 FLAG_GYRO = 0x01
 FLAG_RESTARTED = 0x02
 FLAG_LINEAR = 0x04
