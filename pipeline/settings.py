@@ -18,6 +18,7 @@ from typing import Any
 from pipeline.engine.config import ConfigError, EngineConfig
 from pipeline.private_files import tighten
 from sensors.ble_config import BleConfig
+from sensors.lsl_config import LslConfig
 
 CONFIG_NAME = "mirrorwatch.toml"
 DEFAULT_SPOOL_MAX_MB = 4096  # ~ 3 days of raw samples of two wrists at 100 Hz
@@ -49,6 +50,7 @@ class Settings:
     influx: InfluxSettings | None = None  # None: no delivery, the spool is the store
     spool_max_bytes: int | None = DEFAULT_SPOOL_MAX_MB * 1024 * 1024
     ble: BleConfig = field(default_factory=BleConfig)  # [ble]: paired wrists, link timing
+    lsl: LslConfig = field(default_factory=LslConfig)  # [lsl]: Lab Streaming Layer
 
 
 def default_data_dir() -> Path:
@@ -88,7 +90,7 @@ def load_settings(config: Path | None, data_dir: Path | None) -> Settings:
             raise ConfigError(f"{path}: cannot read: {e}") from None
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{path}: {e}") from None
-    unknown = sorted(set(table) - {"data_dir", "engine", "influx", "spool", "ble"})
+    unknown = sorted(set(table) - {"data_dir", "engine", "influx", "spool", "ble", "lsl"})
     if unknown:
         raise ConfigError(f"{path}: unknown key {unknown[0]!r}")
     engine_table = table.get("engine", {})
@@ -111,6 +113,7 @@ def load_settings(config: Path | None, data_dir: Path | None) -> Settings:
         influx=_influx(_table(table, "influx", path), path),
         spool_max_bytes=_spool_max_bytes(_table(table, "spool", path), path),
         ble=_ble(_table(table, "ble", path), path),
+        lsl=_lsl(_table(table, "lsl", path), path),
     )
 
 
@@ -124,6 +127,13 @@ def _table(table: dict[str, Any], key: str, path: Path | None) -> dict[str, Any]
 def _ble(table: dict[str, Any], path: Path | None) -> BleConfig:
     try:
         return BleConfig.from_mapping(table)
+    except ValueError as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
+def _lsl(table: dict[str, Any], path: Path | None) -> LslConfig:
+    try:
+        return LslConfig.from_mapping(table)
     except ValueError as e:
         raise ConfigError(f"{path}: {e}") from None
 
