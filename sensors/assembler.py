@@ -42,6 +42,7 @@ _REORDER_WINDOW = 64
 _SEQ_MEMORY = 10.0
 # A packet this much sample time (s) behind the newest one is no late copy.
 _MAX_REORDER_S = 0.5
+_DEFAULT_DRIFT_PPM = 200.0  # SensorClock's default: crystal-timed sensors
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,7 @@ class BlockAssembler:
 
     __slots__ = (
         "_blocks",
+        "_carried",
         "_clock",
         "_decoder",
         "_duplicates",
@@ -100,7 +102,8 @@ class BlockAssembler:
     def __init__(self, side: Side, decoder: Decoder, clock: SensorClock | None = None) -> None:
         self.side = side
         self._decoder = decoder
-        self._clock = clock if clock is not None else SensorClock(tick_modulus=decoder.tick_modulus)
+        self._clock = clock if clock is not None else _clock_for(decoder)
+        self._carried: dict[Reason, int] = {}  # skips of decoders replaced by `use`
         self._last_seq: int | None = None
         self._last_arrival = 0.0
         self._last_s = 0.0
@@ -120,8 +123,29 @@ class BlockAssembler:
         return self._clock
 
     @property
+    def decoder(self) -> Decoder:
+        return self._decoder
+
+    def use(self, decoder: Decoder) -> None:
+        """Decode what follows with `decoder` (a new stream: a reconnect, new settings).
+
+        Counters, sequence memory and the sensor clock carry on, so a gap across the
+        change is counted as for any gap; a decoder whose ticks wrap differently (another
+        make of sensor at this address) gets a clock of its own.
+        """
+        if decoder is self._decoder:
+            return
+        for reason, n in self._decoder.skipped().items():
+            self._carried[reason] = self._carried.get(reason, 0) + n
+        if decoder.tick_modulus != self._decoder.tick_modulus or _drift(decoder) != _drift(
+            self._decoder
+        ):
+            self._clock = _clock_for(decoder)
+        self._decoder = decoder
+
+    @property
     def stats(self) -> AssemblerStats:
-        skipped = self._decoder.skipped()
+        skipped = self.skipped()
         return AssemblerStats(
             packets=self._packets,
             blocks=self._blocks,
@@ -138,8 +162,11 @@ class BlockAssembler:
         )
 
     def skipped(self) -> Mapping[Reason, int]:
-        """The decoder's skip counts by reason."""
-        return self._decoder.skipped()
+        """The decoders' skip counts by reason."""
+        out = dict(self._carried)
+        for reason, n in self._decoder.skipped().items():
+            out[reason] = out.get(reason, 0) + n
+        return out
 
     def feed(self, packet: RawPacket) -> list[ImuBlock]:
         """Blocks decoded from one notification (none for bad or repeated packets)."""
@@ -242,3 +269,13 @@ class BlockAssembler:
         tick = self._good_tick + round(self._since_good * frame.tick_hz / frame.odr_hz)
         modulus = self._decoder.tick_modulus
         return (tick % modulus if modulus is not None else tick), False
+
+
+def _drift(decoder: Decoder) -> float:
+    """How far the sensor's ticks may run from nominal, ppm: a decoder whose ticks count
+    samples of a chip's own oscillator says so with `max_drift_ppm`."""
+    return float(getattr(decoder, "max_drift_ppm", _DEFAULT_DRIFT_PPM))
+
+
+def _clock_for(decoder: Decoder) -> SensorClock:
+    return SensorClock(tick_modulus=decoder.tick_modulus, max_drift_ppm=_drift(decoder))

@@ -1,9 +1,11 @@
 """Both wrists over BLE as one Source (DESIGN.md §1, §6), and the scan for sensors.
 
 Two `WristLink`s (sensors/ble_link.py) keep the wrists connected and put stamped
-notification bytes on one bounded queue; `BleSource.blocks()` decodes them with one
-`BlockAssembler` per wrist (sequence gaps -> `lost`, sensor ticks -> session clock)
-and yields ImuBlocks of both sides as they arrive.
+notification bytes on one bounded queue, each connection's bytes after the decoder its
+sensor's settings call for (a `StreamStart`: the wrists may be of different makes, see
+sensors/ble_drivers.py); `BleSource.blocks()` decodes them with one `BlockAssembler` per
+wrist (sequence gaps -> `lost`, sensor ticks -> session clock) and yields ImuBlocks of
+both sides as they arrive.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
@@ -20,18 +23,20 @@ from bleak.backends.device import BLEDevice
 
 from sensors.assembler import AssemblerStats, BlockAssembler
 from sensors.ble_config import BleConfig
-from sensors.ble_link import SERVICE_UUID, LinkStatus, SharedScanner, WristLink
+from sensors.ble_drivers import Kind, kind_from_advertisement
+from sensors.ble_link import Item, LinkStatus, SharedScanner, StreamStart, WristLink
 from sensors.protocols.mirrorwatch import MirrorWatchDecoder
-from sensors.types import ImuBlock, RawPacket, Side
+from sensors.types import ImuBlock, Side
 
 log = logging.getLogger(__name__)
 
-PROFILE = "mirrorwatch-v1"
+PROFILE = Kind.MIRRORWATCH.value
 
 
 @dataclass(frozen=True, slots=True)
 class FoundSensor:
-    """A supported sensor seen advertising: RSSI in dBm, `profile` the protocol it speaks."""
+    """A supported sensor seen advertising: RSSI in dBm, `profile` the protocol it speaks
+    (a `Kind` value: mirrorwatch-v1, polar-pmd, metawear)."""
 
     name: str
     address: str
@@ -40,14 +45,26 @@ class FoundSensor:
     device: BLEDevice
 
 
+async def bluetooth_available() -> None:
+    """Return when the host can use Bluetooth LE; raise the BleakError or OSError a scan
+    would meet (no system D-Bus, no BlueZ, no powered adapter) without scanning."""
+    if sys.platform != "linux":
+        return  # other back ends report a missing adapter when a scan starts
+    from bleak.backends.bluezdbus.manager import get_global_bluez_manager
+
+    manager = await get_global_bluez_manager()
+    manager.get_default_adapter()
+
+
 async def scan(seconds: float) -> list[FoundSensor]:
     """Supported sensors advertising within `seconds`, strongest signal first."""
     seen = await BleakScanner.discover(timeout=seconds, return_adv=True)
-    found = [
-        FoundSensor(adv.local_name or device.name or "", device.address, adv.rssi, PROFILE, device)
-        for device, adv in seen.values()
-        if SERVICE_UUID in (u.lower() for u in adv.service_uuids)
-    ]
+    found = []
+    for device, adv in seen.values():
+        name = adv.local_name or device.name or ""
+        kind = kind_from_advertisement(adv.service_uuids, name, adv.manufacturer_data)
+        if kind is not None:
+            found.append(FoundSensor(name, device.address, adv.rssi, kind.value, device))
     return sorted(found, key=lambda f: (-f.rssi, f.address))
 
 
@@ -77,7 +94,9 @@ class BleSource:
         self._clock = clock
         self.origin = 0.0  # host clock at session time 0
         self.status: dict[Side, LinkStatus] = {}
+        # each link's first StreamStart brings the decoder its sensor needs
         self.assemblers = {side: BlockAssembler(side, MirrorWatchDecoder()) for side in Side}
+        self.kinds: dict[Side, Kind] = {}
         self.links: dict[Side, WristLink] = {}
 
     def session_time(self) -> float:
@@ -85,7 +104,7 @@ class BleSource:
 
     async def blocks(self) -> AsyncGenerator[ImuBlock, None]:
         self.origin = self._clock()
-        packets: asyncio.Queue[RawPacket] = asyncio.Queue(self.config.queue_size)
+        packets: asyncio.Queue[Item] = asyncio.Queue(self.config.queue_size)
         scanner, lock = SharedScanner(), asyncio.Lock()
         self.links = {
             side: WristLink(
@@ -107,6 +126,10 @@ class BleSource:
             while True:
                 packet = await _next(packets, tasks)
                 assembler = self.assemblers[packet.side]
+                if isinstance(packet, StreamStart):
+                    assembler.use(packet.decoder)
+                    self.kinds[packet.side] = packet.kind
+                    continue
                 blocks = assembler.feed(packet)
                 link = self.links[packet.side]
                 stats = assembler.stats
@@ -146,7 +169,7 @@ def _tell_clock(side: Side, stats: AssemblerStats, told: tuple[int, int]) -> Non
         log.warning("%s: sensor clock stalled; packets timed from their samples", side)
 
 
-async def _next(packets: asyncio.Queue[RawPacket], links: list[asyncio.Task[None]]) -> RawPacket:
+async def _next(packets: asyncio.Queue[Item], links: list[asyncio.Task[None]]) -> Item:
     """The next packet; a link that died of an unexpected error raises it here."""
     with contextlib.suppress(asyncio.QueueEmpty):
         return packets.get_nowait()  # the common case, without a task per packet

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -28,18 +27,14 @@ from bleak.exc import BleakError
 from bleak_retry_connector import BleakClientWithServiceCache, establish_connection
 
 from sensors.ble_config import BleConfig
+from sensors.ble_drivers import ControlPointError, Driver, Kind, driver_for, kind_from_services
+from sensors.protocols.base import Decoder
 from sensors.types import RawPacket, Side
 
 log = logging.getLogger(__name__)
 
 _BASE = "-2f1c-4b8e-9a6d-6d6972726f72"
-SERVICE_UUID = f"4d570001{_BASE}"  # MirrorWatch IMU profile (firmware_notes/)
-DATA_UUID = f"4d570002{_BASE}"  # notify: v1 packets
-CONTROL_UUID = f"4d570003{_BASE}"  # write + indicate: commands and their replies
-BATTERY_LEVEL_UUID = "00002a19-0000-1000-8000-00805f9b34fb"
 
-OP_START, OP_STOP, OP_SET_ODR = 0x01, 0x02, 0x03
-_REPLY_TIMEOUT = 2.0  # s for a control point indication; the firmware answers in one event
 _DISCONNECT_TIMEOUT = 5.0  # s; BlueZ may hang on a device that already vanished
 _BACKOFF_START = 0.25  # s, doubled per failure up to BleConfig.backoff_max
 # what a flaky radio, a vanished device or a confused stack raises; anything else is a bug
@@ -59,7 +54,8 @@ class LinkState(StrEnum):
 class LinkStatus:
     """One wrist's link at session time `t` (s): state, last RSSI (dBm) and battery (%),
     samples lost to sequence gaps, notifications skipped as undecodable, reconnects so
-    far, and why the last step failed (`detail`, empty if none)."""
+    far, why the last step failed (`detail`, empty if none), and the sensor's kind once
+    connected."""
 
     side: Side
     state: LinkState
@@ -71,10 +67,20 @@ class LinkStatus:
     skipped: int
     reconnects: int
     detail: str = ""
+    kind: str | None = None
 
 
-class ControlPointError(Exception):
-    """The sensor refused or did not answer a command."""
+@dataclass(frozen=True, slots=True, eq=False)
+class StreamStart:
+    """On the packet queue before a connection's first packet: decode what follows
+    from `side` with `decoder` (the settings the sensor answered on this connection)."""
+
+    side: Side
+    decoder: Decoder
+    kind: Kind
+
+
+Item = RawPacket | StreamStart
 
 
 class SharedScanner:
@@ -132,7 +138,7 @@ class WristLink:
         *,
         scanner: SharedScanner,
         connect_lock: asyncio.Lock,
-        packets: asyncio.Queue[RawPacket],
+        packets: asyncio.Queue[Item],
         clock: Callable[[], float],
         on_status: Callable[[LinkStatus], None],
         device: BLEDevice | None = None,
@@ -149,7 +155,8 @@ class WristLink:
         self.lost = 0
         self.skipped = 0
         self.last_packet = 0.0
-        self._replies: asyncio.Queue[bytes] = asyncio.Queue()
+        self.kind: Kind | None = None
+        self._held: list[RawPacket] | None = None  # data before the stream's decoder is known
         self._disconnected = asyncio.Event()
 
     @property
@@ -164,6 +171,7 @@ class WristLink:
             lost=self.lost,
             skipped=self.skipped,
             reconnects=self.reconnects,
+            kind=None if self.kind is None else self.kind.value,
         )
 
     async def run(self) -> None:
@@ -208,25 +216,31 @@ class WristLink:
             )
         try:
             self._set(LinkState.SUBSCRIBING)
-            await self._subscribe(client)
+            self.kind = kind_from_services(client)
+            driver = driver_for(self.kind, client, self.config, self._on_data)
+            self._held = []
+            decoder = await driver.start()
+            self._begin(decoder, self.kind)
+            await self._read_battery(driver)
             if self._streamed_before:
                 self.reconnects += 1
             self._streamed_before = True
             self._set(LinkState.STREAMING)
-            return await self._watch(client)
+            return await self._watch(driver)
         finally:
+            self._held = None
             await self._close(client)
 
-    async def _subscribe(self, client: BleakClient) -> None:
-        self._replies = asyncio.Queue()
-        await client.start_notify(CONTROL_UUID, self._on_reply)
-        await client.start_notify(DATA_UUID, self._on_data)
-        await self._read_battery(client)
-        await self._command(client, struct.pack("<BH", OP_SET_ODR, self.config.odr_hz))
+    def _begin(self, decoder: Decoder, kind: Kind) -> None:
+        """The stream's decoder goes on the queue, then what arrived while starting."""
+        held, self._held = self._held or [], None
         self.last_packet = self._clock()  # the watchdog counts silence from here
-        await self._command(client, bytes([OP_START]))
+        with contextlib.suppress(asyncio.QueueFull):
+            self._packets.put_nowait(StreamStart(self.side, decoder, kind))
+            for packet in held:
+                self._packets.put_nowait(packet)
 
-    async def _watch(self, client: BleakClient) -> str:
+    async def _watch(self, driver: Driver) -> str:
         """Returns (why) when the link drops or the stream has been silent too long."""
         cfg = self.config
         loop = asyncio.get_running_loop()
@@ -239,27 +253,14 @@ class WristLink:
                 return f"stream stalled: silent for {silent:.1f} s"
             if loop.time() >= next_battery and not self._disconnected.is_set():
                 next_battery = loop.time() + cfg.battery_period
-                await self._read_battery(client)
+                await self._read_battery(driver)
                 self._set(LinkState.STREAMING)
         return "link lost"
 
-    async def _read_battery(self, client: BleakClient) -> None:
-        if client.services.get_characteristic(BATTERY_LEVEL_UUID) is None:
-            return  # the Battery service is optional
-        value = await client.read_gatt_char(BATTERY_LEVEL_UUID)
-        if value:
-            self._battery = int(value[0])
-
-    async def _command(self, client: BleakClient, command: bytes) -> None:
-        """Write to the control point and wait for its indicated reply (0x80|op, status)."""
-        await client.write_gatt_char(CONTROL_UUID, command, response=True)
-        async with asyncio.timeout(_REPLY_TIMEOUT):
-            while True:
-                reply = await self._replies.get()
-                if len(reply) >= 2 and reply[0] == 0x80 | command[0]:
-                    break
-        if reply[1] != 0:
-            raise ControlPointError(f"command 0x{command.hex()} refused with status {reply[1]}")
+    async def _read_battery(self, driver: Driver) -> None:
+        battery = await driver.battery()
+        if battery is not None:
+            self._battery = battery
 
     async def _close(self, client: BleakClient) -> None:
         # also after the sensor dropped the link: only disconnect() releases the
@@ -268,13 +269,14 @@ class WristLink:
             async with asyncio.timeout(_DISCONNECT_TIMEOUT):
                 await client.disconnect()
 
-    def _on_reply(self, _: BleakGATTCharacteristic, data: bytearray) -> None:
-        self._replies.put_nowait(bytes(data))
-
     def _on_data(self, _: BleakGATTCharacteristic, data: bytearray) -> None:
         # stamp first, as close to the radio as Python gets; decoding is the consumer's
         now = self._clock()
         self.last_packet = now
+        packet = RawPacket(self.side, now, bytes(data))
+        if self._held is not None:
+            self._held.append(packet)
+            return
         # if the consumer fell behind, the sequence gap reports what is dropped here as lost
         with contextlib.suppress(asyncio.QueueFull):
-            self._packets.put_nowait(RawPacket(self.side, now, bytes(data)))
+            self._packets.put_nowait(packet)

@@ -1,0 +1,328 @@
+"""What each make of wrist sensor needs on a fresh connection to stream, and its battery.
+
+One driver per kind: MirrorWatch IMU profile (firmware_notes/gatt.md), Polar PMD
+(polar_pmd.md), MetaWear (metawear.md). A driver subscribes, configures and starts the
+stream, and returns the decoder for what the sensor now sends. The bytes and their
+meaning live in sensors/protocols/; this module only talks bleak.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+from collections.abc import Callable, Iterable
+from enum import StrEnum
+
+from bleak import BleakClient
+from bleak.backends.characteristic import BleakGATTCharacteristic
+
+from sensors.ble_config import BleConfig
+from sensors.protocols import metawear as mw
+from sensors.protocols import polar_pmd as pmd
+from sensors.protocols import polar_pmd_control as pmdc
+from sensors.protocols.base import Decoder, MalformedPacket
+from sensors.protocols.mirrorwatch import MirrorWatchDecoder
+from sensors.protocols.mirrorwatch_control import CONTROL_UUID as MW_CONTROL_UUID
+from sensors.protocols.mirrorwatch_control import DATA_UUID as MW_DATA_UUID
+from sensors.protocols.mirrorwatch_control import SERVICE_UUID as MW_SERVICE_UUID
+
+log = logging.getLogger(__name__)
+
+BATTERY_LEVEL_UUID = "00002a19-0000-1000-8000-00805f9b34fb"
+POLAR_COMPANY_ID = 0x006B  # Bluetooth SIG company identifier of Polar Electro Oy
+_REPLY_TIMEOUT = 2.0  # s for a control point answer; sensors answer within a few events
+OP_START, OP_STOP, OP_SET_ODR = 0x01, 0x02, 0x03  # MirrorWatch control point
+
+
+class Kind(StrEnum):
+    """The protocol a sensor speaks, as `scan` shows it."""
+
+    MIRRORWATCH = "mirrorwatch-v1"
+    POLAR = "polar-pmd"
+    METAWEAR = "metawear"
+
+
+class ControlPointError(Exception):
+    """The sensor refused or did not answer a command."""
+
+
+def kind_from_advertisement(
+    service_uuids: Iterable[str], name: str, company_ids: Iterable[int]
+) -> Kind | None:
+    """The kind an advertisement announces, or None for sensors we cannot use.
+
+    Polar sensors advertise Heart Rate, not PMD, so they are told by Polar's company id
+    in the manufacturer data or by the name Verity Sense advertises ("Polar Sense ...").
+    """
+    uuids = {u.lower() for u in service_uuids}
+    if MW_SERVICE_UUID in uuids:
+        return Kind.MIRRORWATCH
+    if mw.SERVICE_UUID in uuids:
+        return Kind.METAWEAR
+    if pmd.SERVICE_UUID in uuids or name.startswith("Polar Sense"):
+        return Kind.POLAR
+    if POLAR_COMPANY_ID in set(company_ids) and name.startswith("Polar "):
+        return Kind.POLAR
+    return None
+
+
+def kind_from_services(client: BleakClient) -> Kind:
+    """The kind a connected sensor's GATT table says it is."""
+    for kind, uuid in (
+        (Kind.MIRRORWATCH, MW_SERVICE_UUID),
+        (Kind.POLAR, pmd.SERVICE_UUID),
+        (Kind.METAWEAR, mw.SERVICE_UUID),
+    ):
+        if client.services.get_service(uuid) is not None:
+            return kind
+    raise ControlPointError("no MirrorWatch, Polar PMD or MetaWear service on this device")
+
+
+class _Replies:
+    """Answers the sensor sends on its control path, waited for by a predicate."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[bytes] = asyncio.Queue()
+
+    def put(self, _: BleakGATTCharacteristic | None, data: bytearray | bytes) -> None:
+        self._queue.put_nowait(bytes(data))
+
+    async def wait(self, match: Callable[[bytes], bool], what: str) -> bytes:
+        try:
+            async with asyncio.timeout(_REPLY_TIMEOUT):
+                while True:
+                    reply = await self._queue.get()
+                    if match(reply):
+                        return reply
+        except TimeoutError:
+            raise ControlPointError(f"no answer to {what} within {_REPLY_TIMEOUT:g} s") from None
+
+
+OnData = Callable[[BleakGATTCharacteristic, bytearray], None]
+
+
+class Driver:
+    """Starts one kind's stream on a connected client; `battery()` reads the charge (%)."""
+
+    kind: Kind
+
+    def __init__(self, client: BleakClient, config: BleConfig, on_data: OnData) -> None:
+        self.client, self.config, self.on_data = client, config, on_data
+        self.replies = _Replies()
+
+    async def start(self) -> Decoder:
+        """Subscribe, configure and start; the decoder for what the sensor now sends.
+
+        Notifications that arrive before this returns are held by the link and decoded
+        with the returned decoder.
+        """
+        raise NotImplementedError
+
+    async def battery(self) -> int | None:
+        """The standard Battery Level characteristic, where the sensor has one."""
+        if self.client.services.get_characteristic(BATTERY_LEVEL_UUID) is None:
+            return None
+        value = await self.client.read_gatt_char(BATTERY_LEVEL_UUID)
+        return int(value[0]) if value else None
+
+
+class MirrorWatchDriver(Driver):
+    kind = Kind.MIRRORWATCH
+
+    def __init__(self, client: BleakClient, config: BleConfig, on_data: OnData) -> None:
+        super().__init__(client, config, on_data)
+        self._decoder = MirrorWatchDecoder()  # one for every connection: seq runs on
+
+    async def start(self) -> Decoder:
+        await self.client.start_notify(MW_CONTROL_UUID, self.replies.put)
+        await self.client.start_notify(MW_DATA_UUID, self.on_data)
+        await self._command(struct.pack("<BH", OP_SET_ODR, self.config.odr_hz))
+        await self._command(bytes([OP_START]))
+        return self._decoder
+
+    async def _command(self, command: bytes) -> None:
+        """Write to the control point and wait for its indicated reply (0x80|op, status)."""
+        await self.client.write_gatt_char(MW_CONTROL_UUID, command, response=True)
+        reply = await self.replies.wait(
+            lambda r: len(r) >= 2 and r[0] == 0x80 | command[0], f"0x{command.hex()}"
+        )
+        if reply[1] != 0:
+            raise ControlPointError(f"command 0x{command.hex()} refused with status {reply[1]}")
+
+
+class PolarDriver(Driver):
+    """PMD: ask each stream's settings, pick rate and ranges, start with them.
+
+    Rates above the 52 Hz a Verity Sense offers by default need its SDK mode, which is
+    switched on when the wanted rate is not offered (and answers ERROR_NOT_SUPPORTED on
+    sensors without it, leaving the default rates).
+    """
+
+    kind = Kind.POLAR
+    ACC_RANGE_G = 8  # mirror movements stay far below; the smallest step that holds a fall
+    GYRO_RANGE_DPS = 2000
+
+    async def start(self) -> Decoder:
+        await self.client.start_notify(pmd.CONTROL_UUID, self.replies.put)
+        await self.client.start_notify(pmd.DATA_UUID, self.on_data)
+        features = pmdc.parse_features(bytes(await self.client.read_gatt_char(pmd.CONTROL_UUID)))
+        if pmd.Measurement.ACC not in features:
+            raise ControlPointError("this Polar sensor has no accelerometer stream")
+        gyro = pmd.Measurement.GYRO in features
+        kinds = [pmd.Measurement.ACC, *([pmd.Measurement.GYRO] if gyro else [])]
+        offered = {m: await self._settings(m) for m in kinds}
+        rate = self._rate(offered)
+        if rate != self.config.odr_hz and _far(rate, self.config.odr_hz) and await self._sdk():
+            offered = {m: await self._settings(m) for m in kinds}
+            rate = self._rate(offered)
+        for m in kinds:
+            await self._request(pmdc.Opcode.STOP, m, allow=(pmdc.PmdStatus.ALREADY_IN_STATE,))
+        factors = {}
+        for m in kinds:
+            wanted = self.ACC_RANGE_G if m is pmd.Measurement.ACC else self.GYRO_RANGE_DPS
+            chosen = _choose(offered[m], rate, wanted)
+            response = await self._request(pmdc.Opcode.START, m, pmdc.encode_settings(chosen))
+            factors[m] = pmdc.factor(pmdc.parse_settings(response.params))
+        log.info("Polar: %d Hz, factors %s", rate, factors)
+        return pmd.PolarPmdDecoder(
+            sample_rate=float(rate),
+            acc_factor=factors[pmd.Measurement.ACC],
+            gyr_factor=factors.get(pmd.Measurement.GYRO, 1.0),
+            gyro=gyro,
+        )
+
+    def _rate(self, offered: dict[pmd.Measurement, dict[pmdc.SettingType, tuple[int, ...]]]) -> int:
+        """The offered rate nearest the configured one, common to every stream."""
+        rates = [set(s.get(pmdc.SettingType.SAMPLE_RATE, ())) for s in offered.values()]
+        common = set.intersection(*rates)
+        if not common:
+            raise ControlPointError("no sample rate common to accelerometer and gyroscope")
+        return _closest(self.config.odr_hz, common)
+
+    async def _sdk(self) -> bool:
+        response = await self._request(
+            pmdc.Opcode.START,
+            SDK_MODE,
+            allow=(pmdc.PmdStatus.ALREADY_IN_STATE, pmdc.PmdStatus.NOT_SUPPORTED),
+        )
+        return response.status != pmdc.PmdStatus.NOT_SUPPORTED
+
+    async def _settings(self, m: int) -> dict[pmdc.SettingType, tuple[int, ...]]:
+        response = await self._request(pmdc.Opcode.GET_SETTINGS, m)
+        return pmdc.parse_settings(response.params)
+
+    async def _request(
+        self,
+        opcode: pmdc.Opcode,
+        measurement: int,
+        settings: bytes = b"",
+        allow: tuple[pmdc.PmdStatus, ...] = (),
+    ) -> pmdc.PmdResponse:
+        """Write a request, gather its answer (several indications when `more` is set)."""
+        request = pmdc.encode_request(opcode, measurement, settings)
+        await self.client.write_gatt_char(pmd.CONTROL_UUID, request, response=True)
+        params = b""
+        while True:
+            raw = await self.replies.wait(
+                lambda r: len(r) >= 4 and r[0] == pmdc.RESPONSE_CODE and r[1] == opcode,
+                f"PMD request {request.hex()}",
+            )
+            try:
+                response = pmdc.parse_response(raw)
+            except MalformedPacket as e:
+                raise ControlPointError(f"PMD answer {raw.hex()}: {e}") from None
+            params += response.params
+            if not response.more:
+                break
+        if not response.ok and response.status not in allow:
+            try:
+                name = pmdc.PmdStatus(response.status).name
+            except ValueError:
+                name = str(response.status)
+            raise ControlPointError(f"PMD request {request.hex()} refused: {name}")
+        return pmdc.PmdResponse(opcode, measurement, response.status, False, params)
+
+
+SDK_MODE = 9  # PMD measurement type that switches SDK mode on
+
+
+class MetaWearDriver(Driver):
+    """Module info, configure, subscribe packed data, start (gyroscope, then acc)."""
+
+    kind = Kind.METAWEAR
+
+    def __init__(self, client: BleakClient, config: BleConfig, on_data: OnData) -> None:
+        super().__init__(client, config, on_data)
+        self._chip = mw.Chip.BMI160
+
+    def _notified(self, char: BleakGATTCharacteristic, data: bytearray) -> None:
+        # one characteristic carries data and replies: route, nothing more, in the callback
+        if mw.is_data(data, self._chip):
+            self.on_data(char, data)
+        else:
+            self.replies.put(char, data)
+
+    async def start(self) -> Decoder:
+        await self.client.start_notify(mw.NOTIFY_UUID, self._notified)
+        acc_info = await self._read(mw.ACC, 0x80)
+        try:
+            self._chip = mw.Chip(acc_info[2]) if len(acc_info) > 2 else mw.Chip.BMI160
+        except ValueError:
+            raise ControlPointError(f"unknown accelerometer type {acc_info[2]}") from None
+        gyro = len(await self._read(mw.GYRO, 0x80)) > 2  # an empty answer: no such module
+        odr = _closest(self.config.odr_hz, (50, 100, 200, 400))
+        setup = mw.MetaWearSetup(chip=self._chip, odr_hz=odr, gyro=gyro)
+        for command in setup.stop() + setup.configure():
+            await self._write(command)
+        for command in setup.start():
+            await self._write(command)
+        return mw.MetaWearDecoder(setup)
+
+    async def battery(self) -> int | None:
+        reply = await self._read(mw.SETTINGS, 0x8C & 0x7F)
+        return mw.battery_charge(reply)
+
+    async def _write(self, command: bytes) -> None:
+        await self.client.write_gatt_char(mw.COMMAND_UUID, command, response=True)
+
+    async def _read(self, module: int, register: int) -> bytes:
+        await self._write(bytes([module, 0x80 | register]))
+        return await self.replies.wait(
+            lambda r: len(r) >= 2 and r[0] == module and r[1] == 0x80 | register,
+            f"read of {module:02x} {register:02x}",
+        )
+
+
+def driver_for(kind: Kind, client: BleakClient, config: BleConfig, on_data: OnData) -> Driver:
+    drivers: dict[Kind, type[Driver]] = {
+        Kind.MIRRORWATCH: MirrorWatchDriver,
+        Kind.POLAR: PolarDriver,
+        Kind.METAWEAR: MetaWearDriver,
+    }
+    return drivers[kind](client, config, on_data)
+
+
+def _closest(target: int, values: Iterable[int]) -> int:
+    """The value nearest `target`; the larger on a tie (more samples, never fewer)."""
+    return min(values, key=lambda v: (abs(v - target), -v))
+
+
+def _choose(
+    offered: dict[pmdc.SettingType, tuple[int, ...]], rate: int, wanted_range: int
+) -> dict[pmdc.SettingType, int | float]:
+    """Start settings: the rate, the finest resolution, the range nearest `wanted_range`
+    (the larger on a tie), three channels where the sensor lists channels."""
+    chosen: dict[pmdc.SettingType, int | float] = {pmdc.SettingType.SAMPLE_RATE: rate}
+    if resolutions := offered.get(pmdc.SettingType.RESOLUTION):
+        chosen[pmdc.SettingType.RESOLUTION] = max(resolutions)
+    if ranges := offered.get(pmdc.SettingType.RANGE):
+        chosen[pmdc.SettingType.RANGE] = _closest(wanted_range, ranges)
+    if channels := offered.get(pmdc.SettingType.CHANNELS):
+        chosen[pmdc.SettingType.CHANNELS] = 3 if 3 in channels else max(channels)
+    return chosen
+
+
+def _far(rate: int, target: int) -> bool:
+    """Whether `rate` is more than 10 % off `target` (52 Hz for 50 is near enough)."""
+    return abs(rate - target) > 0.1 * target
