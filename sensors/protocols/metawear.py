@@ -213,7 +213,7 @@ class MetaWearDecoder:
         return self._pair()
 
     def _pair(self) -> list[Frame]:
-        acc = np.concatenate(self._acc)
+        acc = np.concatenate(self._acc) if self._acc else np.empty((0, 3))
         gyr = np.concatenate(self._gyr) if self._gyr else np.empty((0, 3))
         n = acc.shape[0] if not self._setup.gyro else min(acc.shape[0], gyr.shape[0])
         limit = round(_MAX_UNPAIRED_S * self._setup.odr_hz)
