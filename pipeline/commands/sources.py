@@ -1,7 +1,8 @@
 """Where a workflow's wrist data comes from: simulated, a recording, or a registered live source.
 
-`--source` takes `simulated`, a path to a recording (CSV v1), or the name of a live
-source registered in LIVE_SOURCES (e.g. `ble`, by the module that implements it).
+`--source` takes `simulated`, a path to a recording (CSV v1), the name of a live
+source registered in LIVE_SOURCES (e.g. `ble`, by the module that implements it), or
+`lsl:NAME_L,NAME_R` (two Lab Streaming Layer streams).
 """
 
 from __future__ import annotations
@@ -91,6 +92,15 @@ def _ble(settings: Settings) -> Opened:
 LIVE_SOURCES["ble"] = _ble
 
 
+def _lsl(spec: str, settings: Settings) -> Opened | None:
+    """`lsl:NAME_L,NAME_R`, two LSL streams as the wrists (pipeline/commands/lsl.py)."""
+    if not spec.startswith("lsl:"):
+        return None
+    from pipeline.commands.lsl import lsl_source  # liblsl is loaded only when asked for
+
+    return lsl_source(spec.removeprefix("lsl:"), settings)
+
+
 def open_source(
     spec: str, speed: float | None, simulate: Callable[[], Simulation], settings: Settings
 ) -> Opened:
@@ -105,9 +115,11 @@ def open_source(
         )
     if spec in LIVE_SOURCES:
         return LIVE_SOURCES[spec](settings)
+    if (lsl := _lsl(spec, settings)) is not None:
+        return lsl
     path = Path(spec)
     if not path.is_file():
-        names = ", ".join(["simulated", *LIVE_SOURCES, "a recording file"])
+        names = ", ".join(["simulated", *LIVE_SOURCES, "lsl:NAME_L,NAME_R", "a recording file"])
         raise UsageError(f"--source {spec!r}: no such file; expected one of: {names}")
     rec = read_recording(path)
     fs = float(round(rec.fs)) if rec.fs else 100.0
