@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import sys
-import tomllib
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from pipeline.commands import UsageError
+from pipeline.config_edit import update_config
 from pipeline.session import run_until_signalled
 from pipeline.settings import CONFIG_NAME, Settings
 from sensors.ble_config import BleConfig, check_address
@@ -83,19 +83,8 @@ def pair(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise UsageError(str(e)) from None
     path = args.config or settings.config_path or _user_config_path()
-    text = path.read_text(encoding="utf-8") if path.is_file() else ""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    new = _replace_table(text, "ble", ble.to_mapping())
-    tomllib.loads(new)  # never write a file we could not read back
-    tmp = path.with_name(path.name + ".tmp")
-    # Owner-only like the spool: the file may name a token file and the subject's
-    # sensors. fchmod as well, since os.open's mode is only what the umask lets through
-    # and a stale .tmp keeps the mode it has.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        os.fchmod(f.fileno(), 0o600)
-        f.write(new)
-    tmp.replace(path)
+    wrists = {k: v for k, v in ble.to_mapping().items() if k in ("left", "right")}
+    update_config(path, "ble", wrists)  # the rest of the file stays as the user wrote it
     print(f"paired left {ble.left}, right {ble.right} in {path}")
     return 0
 
@@ -180,27 +169,3 @@ def _user_config_path() -> Path:
     xdg = os.environ.get("XDG_CONFIG_HOME")
     base = Path(xdg).expanduser() if xdg else Path.home() / ".config"
     return base / "mirrorwatch" / CONFIG_NAME
-
-
-def _replace_table(text: str, name: str, values: dict[str, str | int | float]) -> str:
-    """`text` with the TOML table `[name]` replaced by `values` (appended if absent).
-
-    The table's own comments go with it; everything outside it stays as written.
-    """
-    lines = text.splitlines()
-    out: list[str] = []
-    inside = False
-    for line in lines:
-        header = line.strip()
-        if header.startswith("["):
-            inside = header.split("#", 1)[0].strip() == f"[{name}]"
-        if not inside:
-            out.append(line)
-    while out and not out[-1].strip():
-        out.pop()
-    table = [f"[{name}]"] + [f"{key} = {_toml_value(v)}" for key, v in values.items()]
-    return "\n".join([*out, *([""] if out else []), *table]) + "\n"
-
-
-def _toml_value(value: str | int | float) -> str:
-    return json.dumps(value)  # a JSON string, int or float is a valid TOML value
