@@ -35,19 +35,7 @@ from dbus_fast.annotations import (
     DBusUInt16,
 )
 from dbus_fast.service import PropertyAccess, ServiceInterface, dbus_method, dbus_property
-from wrist_firmware import (
-    BATTERY_LEVEL_UUID,
-    BATTERY_SERVICE_UUID,
-    CONFIG_UUID,
-    CONTROL_UUID,
-    DATA_UUID,
-    DIS_SERVICE_UUID,
-    FIRMWARE_REV_UUID,
-    MANUFACTURER_UUID,
-    MODEL_UUID,
-    SERVICE_UUID,
-    WristFirmware,
-)
+from wrist_firmware import Firmware
 
 T = TypeVar("T")
 DBusStrList = Annotated[list[str], DBusSignature("as")]
@@ -141,9 +129,9 @@ class Characteristic(ServiceInterface):
 
     @dbus_method()
     def WriteValue(self, value: DBusBytes, options: DBusDict) -> None:
-        if self.uuid != CONTROL_UUID:
+        if not {"write", "write-without-response"} & set(self.flags):
             raise DBusError("org.bluez.Error.NotPermitted", "Write not permitted")
-        self.device.firmware.write_control(bytes(value))
+        self.device.firmware.write(self.uuid, bytes(value))
 
     @dbus_method()
     def StartNotify(self) -> None:
@@ -205,35 +193,10 @@ class Descriptor(ServiceInterface):
         return ["read", "write"]
 
 
-# (service UUID, handle, [(characteristic UUID, handle, flags)]); a notifying
-# characteristic gets its CCCD descriptor at handle + 1, as on a real GATT server
-_GATT_TABLE = [
-    (
-        SERVICE_UUID,
-        0x0010,
-        [
-            (DATA_UUID, 0x0011, ["notify"]),
-            (CONTROL_UUID, 0x0014, ["write", "indicate"]),
-            (CONFIG_UUID, 0x0017, ["read"]),
-        ],
-    ),
-    (BATTERY_SERVICE_UUID, 0x0020, [(BATTERY_LEVEL_UUID, 0x0021, ["read", "notify"])]),
-    (
-        DIS_SERVICE_UUID,
-        0x0030,
-        [
-            (MANUFACTURER_UUID, 0x0031, ["read"]),
-            (MODEL_UUID, 0x0033, ["read"]),
-            (FIRMWARE_REV_UUID, 0x0035, ["read"]),
-        ],
-    ),
-]
-
-
 class Device(ServiceInterface):
     """org.bluez.Device1 of one emulated wrist, and its link and GATT tree."""
 
-    def __init__(self, emulator: "BluezEmulator", address: str, name: str, firmware: WristFirmware):
+    def __init__(self, emulator: "BluezEmulator", address: str, name: str, firmware: Firmware):
         super().__init__("org.bluez.Device1")
         # not `self.name`: ServiceInterface keeps the D-Bus interface name there
         self.emulator, self.address, self.alias, self.firmware = emulator, address, name, firmware
@@ -305,11 +268,11 @@ class Device(ServiceInterface):
 
     @dbus_property(access=PropertyAccess.READ)
     def UUIDs(self) -> DBusStrList:
-        return [SERVICE_UUID]
+        return list(self.firmware.advertised_uuids)
 
     @dbus_property(access=PropertyAccess.READ)
     def ManufacturerData(self) -> DBusManufacturerData:
-        return {}
+        return {k: Variant("ay", v) for k, v in self.firmware.manufacturer_data.items()}
 
     @dbus_property(access=PropertyAccess.READ)
     def ServiceData(self) -> DBusDict:
@@ -360,7 +323,9 @@ class Device(ServiceInterface):
 
     def _export_gatt(self) -> None:
         bus = self.emulator.bus
-        for service_uuid, handle, characteristics in _GATT_TABLE:
+        # a notifying characteristic gets its CCCD descriptor at handle + 1, as on a real
+        # GATT server
+        for service_uuid, handle, characteristics in self.firmware.gatt_table:
             service_path = f"{self.path}/service{handle:04x}"
             bus.export(service_path, GattService(service_uuid, self.path))
             self._gatt_paths.append(service_path)
@@ -448,7 +413,7 @@ class BluezEmulator:
             await device.firmware.power_off()
         self.bus.disconnect()
 
-    def add_wrist(self, address: str, name: str, firmware: WristFirmware) -> Device:
+    def add_wrist(self, address: str, name: str, firmware: Firmware) -> Device:
         device = Device(self, address, name, firmware)
         self.devices[address] = device
         firmware.power_on()

@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import math
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar, Protocol
 
 import numpy as np
 
@@ -42,6 +43,40 @@ OP_START, OP_STOP, OP_SET_ODR, OP_SET_RANGES, OP_SYNC = 0x01, 0x02, 0x03, 0x04, 
 STATUS_OK, STATUS_BAD_PARAM, STATUS_UNKNOWN_OP = 0x00, 0x01, 0x02
 
 Notify = Callable[[str, bytes], None]  # (characteristic UUID, value)
+# (service UUID, handle, [(characteristic UUID, handle, flags)])
+GattTable = Sequence[tuple[str, int, Sequence[tuple[str, int, Sequence[str]]]]]
+
+
+class Firmware(Protocol):
+    """What the emulated BlueZ needs of a board, whatever its make."""
+
+    gatt_table: ClassVar[GattTable]
+    advertised_uuids: ClassVar[Sequence[str]]
+    manufacturer_data: ClassVar[dict[int, bytes]]
+
+    def power_on(self) -> None: ...
+
+    async def power_off(self) -> None: ...
+
+    def link_up(self, notify: Notify) -> None: ...
+
+    def link_down(self) -> None: ...
+
+    def read(self, uuid: str) -> bytes: ...
+
+    def write(self, uuid: str, value: bytes) -> None: ...
+
+
+DIS_TABLE = (
+    DIS_SERVICE_UUID,
+    0x0030,
+    [
+        (MANUFACTURER_UUID, 0x0031, ["read"]),
+        (MODEL_UUID, 0x0033, ["read"]),
+        (FIRMWARE_REV_UUID, 0x0035, ["read"]),
+    ],
+)
+BATTERY_TABLE = (BATTERY_SERVICE_UUID, 0x0020, [(BATTERY_LEVEL_UUID, 0x0021, ["read", "notify"])])
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +107,22 @@ class FirmwareConfig:
 @dataclass
 class WristFirmware:
     """Samples, packs and notifies; reacts to the control point."""
+
+    gatt_table: ClassVar[GattTable] = [
+        (
+            SERVICE_UUID,
+            0x0010,
+            [
+                (DATA_UUID, 0x0011, ["notify"]),
+                (CONTROL_UUID, 0x0014, ["write", "indicate"]),
+                (CONFIG_UUID, 0x0017, ["read"]),
+            ],
+        ),
+        BATTERY_TABLE,
+        DIS_TABLE,
+    ]
+    advertised_uuids: ClassVar[Sequence[str]] = [SERVICE_UUID]
+    manufacturer_data: ClassVar[dict[int, bytes]] = {}
 
     config: FirmwareConfig
     clock: Callable[[], float]
@@ -122,6 +173,10 @@ class WristFirmware:
     def stall(self) -> None:
         """The stream hangs (a stuck sensor FIFO) while the link stays up; a reconnect clears it."""
         self._stalled = True
+
+    def write(self, uuid: str, value: bytes) -> None:
+        if uuid == CONTROL_UUID:
+            self.write_control(value)
 
     def write_control(self, value: bytes) -> None:
         op = value[0] if value else 0
