@@ -17,6 +17,7 @@ from typing import TextIO
 
 from pipeline.commands import speed
 from pipeline.commands.delivery import continuous_delivery, delivery_line
+from pipeline.commands.lsl import add_lsl_option, both, finish, publisher
 from pipeline.commands.sources import open_source, store_links
 from pipeline.engine import Engine
 from pipeline.engine.events import Event, Kind, MovementEvent
@@ -50,7 +51,9 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help=f"a shipped protocol ({', '.join(builtin_protocols())}) or a protocol file",
     )
     p.add_argument("--subject", required=True, help="pseudonym")
-    p.add_argument("--source", default="simulated", help="simulated, a recording file, or ble")
+    p.add_argument(
+        "--source", default="simulated", help="simulated, a recording file, ble, lsl:NAME_L,NAME_R"
+    )
     p.add_argument(
         "--speed", type=speed, default=1.0, help="multiple of real time, or 'max' (default: 1)"
     )
@@ -60,6 +63,7 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--json", action="store_true", help="the verdict as one JSON object on stdout, nothing else"
     )
+    add_lsl_option(p)
     p.set_defaults(handler=assess)
 
 
@@ -97,6 +101,10 @@ def assess(args: argparse.Namespace) -> int:
             if isinstance(step, SetTask):
                 engine.set_task(step.name, step.active, step.start)
                 view.task = step.name
+                if pub is not None:  # a recorder sees the tasks beside the wrists
+                    active = None if step.active is None else step.active.value
+                    doc = {"type": "task", "name": step.name, "active": active}
+                    pub.marker(doc | {"t": round(step.start, 4)}, step.start)
             else:
                 view.say(step.text, step)
 
@@ -140,6 +148,7 @@ def assess(args: argparse.Namespace) -> int:
         save_plan(agg, info.id, protocol)
         writes = WriteQueue(info.id)
         store_links(opened, writes)
+        pub = publisher(args, settings, info.id, opened.fs, opened.label, opened.source)
 
         def on_delivery(d: DeliveryStatus) -> None:
             view.delivery = delivery_line(d, time.time())
@@ -153,8 +162,8 @@ def assess(args: argparse.Namespace) -> int:
                     spool,
                     info.id,
                     store_samples=True,
-                    on_event=view.event,
-                    on_block=on_block,
+                    on_event=both(view.event, pub, "event"),
+                    on_block=both(on_block, pub, "block"),
                     stop=stop,
                     background=continuous_delivery(settings, on_delivery),
                     writes=writes,
@@ -163,6 +172,7 @@ def assess(args: argparse.Namespace) -> int:
 
         run_until_signalled(main)
         apply(guide.stop(clock["t"]))
+        finish(pub)
         view.close()
         save_timeline(agg, info.id, guide.windows)
         result = load_assessment(spool, agg, spool.session(info.id))

@@ -16,13 +16,14 @@ from pipeline.commands import UsageError, speed
 from pipeline.commands.ble import record_ble
 from pipeline.commands.delivery import continuous_delivery
 from pipeline.commands.live import Progress
+from pipeline.commands.lsl import add_lsl_option, both, finish, publisher
 from pipeline.engine import Engine
 from pipeline.engine.events import Event, MovementEvent
 from pipeline.report.summary import format_table, summarize
 from pipeline.session import run_session, run_until_signalled
 from pipeline.settings import Settings
 from pipeline.store.spool import Spool, StoredEvent
-from sensors.recording import RecordingWriter, iter_blocks, read_recording
+from sensors.recording import Recording, RecordingWriter, iter_blocks, read_recording
 from sensors.simulated import SCENARIOS, SimConfig, SimulatedSource, Simulation, simulate
 
 
@@ -32,13 +33,19 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     simulation_args(p)
     p.add_argument("--subject", default="demo", help="pseudonym (default: demo)")
     p.add_argument("--store-samples", action="store_true", help="keep raw samples too")
+    add_lsl_option(p)
     p.set_defaults(handler=demo)
 
-    p = verbs.add_parser("analyze", help="run a recording (CSV v1) through the engine")
+    p = verbs.add_parser("analyze", help="run a recording (CSV v1, or XDF) through the engine")
     p.add_argument("file", type=Path)
     p.add_argument("--json", action="store_true", help="JSON lines on stdout, nothing else")
     p.add_argument("--subject", help="pseudonym (default: the file's metadata or 'anon')")
     p.add_argument("--no-store", action="store_true", help="do not keep events in the spool")
+    p.add_argument(
+        "--streams",
+        metavar="NAME_L,NAME_R",
+        help="an .xdf file's wrist streams (default: the two it names L and R)",
+    )
     p.set_defaults(handler=analyze)
 
     p = verbs.add_parser("record", help="write a recording (CSV v1, .csv or .csv.gz)")
@@ -84,6 +91,7 @@ def demo(args: argparse.Namespace) -> int:
             started_at=time.time(),
             meta={"scenario": sim.scenario, "seed": str(args.seed), "fs": str(sim.config.fs)},
         )
+        pub = publisher(args, settings, info.id, sim.config.fs, f"simulated:{sim.scenario}")
         result = run_until_signalled(
             lambda stop: run_session(
                 SimulatedSource(sim, args.speed),
@@ -91,14 +99,15 @@ def demo(args: argparse.Namespace) -> int:
                 spool,
                 info.id,
                 store_samples=args.store_samples,
-                on_event=progress.event,
-                on_block=progress.block,
+                on_event=both(progress.event, pub, "event"),
+                on_block=both(progress.block, pub, "block"),
                 stop=stop,
                 background=continuous_delivery(settings),
                 wait_for_store=args.speed is None,
             )
         )
     progress.close()
+    finish(pub)
     truth_mirror = sum(1 for m in sim.truth if m.kind == "mirror")
     print(f"session {info.id}  ({sim.scenario}, {result.covered:.0f} s of two wrists)")
     print(f"stored in {spool.path}")
@@ -117,7 +126,7 @@ def demo(args: argparse.Namespace) -> int:
 def analyze(args: argparse.Namespace) -> int:
     """A recording through the engine; JSON lines or a summary table on stdout."""
     settings: Settings = args.settings
-    rec = read_recording(args.file)
+    rec = _read(args)
     if rec.skipped:
         reasons = ", ".join(f"{n} {why}" for why, n in sorted(rec.skip_reasons.items()))
         lines = ", ".join(str(n) for n in rec.first_skipped_lines)
@@ -175,6 +184,23 @@ def analyze(args: argparse.Namespace) -> int:
             print(f"session {session_id}")
         print(format_table(summarize(decided)))
     return 0
+
+
+def _read(args: argparse.Namespace) -> Recording:
+    """`analyze`'s file: an XDF (two wrist streams, sensors/xdf.py) or CSV v1."""
+    if args.file.suffix.lower() != ".xdf":
+        if args.streams:
+            raise UsageError("--streams is for .xdf files")
+        return read_recording(args.file)
+    names = None
+    if args.streams:
+        parts = [n.strip() for n in args.streams.split(",")]
+        if len(parts) != 2 or not all(parts):
+            raise UsageError(f"--streams {args.streams!r}: expected NAME_L,NAME_R")
+        names = (parts[0], parts[1])
+    from sensors.xdf import read_xdf  # pyxdf is loaded only for an XDF file
+
+    return read_xdf(args.file, names)
 
 
 def record(args: argparse.Namespace) -> int:

@@ -53,15 +53,19 @@ def _pylsl() -> None:
 
 
 def publisher(
-    args: argparse.Namespace, settings: Settings, opened: Opened, session_id: str
+    args: argparse.Namespace,
+    settings: Settings,
+    session_id: str,
+    fs: float,
+    label: str,
+    source: object = None,
 ) -> LslPublisher | None:
-    """The session's publisher if `--lsl` or `[lsl] publish` asks for one, else None."""
+    """The publisher of session `session_id` (its grid `fs` Hz, its source's `label`) if
+    `--lsl` or `[lsl] publish` asks for one, else None."""
     if not (getattr(args, "lsl", False) or settings.lsl.publish):
         return None
     _pylsl()
     from pipeline.lsl_outlet import LslPublisher
-
-    source = opened.source
 
     def origin() -> float | None:
         # live sources (BLE, LSL) know the host clock at session time zero
@@ -69,7 +73,7 @@ def publisher(
         return value if isinstance(value, float) and value > 0 else None
 
     name = settings.lsl.name
-    pub = LslPublisher(name, opened.fs, session_id, opened.label, origin)
+    pub = LslPublisher(name, fs, session_id, label, origin)
     print(f"lsl: publishing '{name} L', '{name} R' and '{name} events'", file=sys.stderr)
     if settings.lsl.wait > 0:
         print(f"lsl: waiting up to {settings.lsl.wait:g} s for a recorder", file=sys.stderr)

@@ -11,6 +11,7 @@ from typing import TextIO
 
 from pipeline.commands import UsageError, speed
 from pipeline.commands.delivery import continuous_delivery, delivery_line
+from pipeline.commands.lsl import add_lsl_option, both, finish, publisher
 from pipeline.commands.sources import Opened, open_source, store_links
 from pipeline.engine import Engine
 from pipeline.engine.events import Event, MovementEvent
@@ -31,7 +32,9 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     """Add the `monitor` verb."""
     p = verbs.add_parser("monitor", help="home monitoring until stopped (Ctrl-C, SIGTERM)")
     p.add_argument("--subject", required=True, help="pseudonym")
-    p.add_argument("--source", default="simulated", help="simulated, a recording file, or ble")
+    p.add_argument(
+        "--source", default="simulated", help="simulated, a recording file, ble, lsl:NAME_L,NAME_R"
+    )
     p.add_argument(
         "--speed", type=speed, default=1.0, help="multiple of real time, or 'max' (default: 1)"
     )
@@ -39,6 +42,7 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--seed", type=int, default=0, help="of the simulated day")
     p.add_argument("--fs", type=float, default=100.0, help="Hz of the simulated sensors")
     p.add_argument("--store-samples", action="store_true", help="keep raw samples too")
+    add_lsl_option(p)
     p.set_defaults(handler=monitor)
 
 
@@ -60,6 +64,7 @@ def monitor(args: argparse.Namespace) -> int:
         )
         writes = WriteQueue(info.id)
         store_links(opened, writes)
+        pub = publisher(args, settings, info.id, opened.fs, opened.label, opened.source)
         clock = {"t": 0.0}
 
         def save() -> None:
@@ -92,8 +97,8 @@ def monitor(args: argparse.Namespace) -> int:
                 spool,
                 info.id,
                 store_samples=args.store_samples,
-                on_event=on_event,
-                on_block=on_block,
+                on_event=both(on_event, pub, "event"),
+                on_block=both(on_block, pub, "block"),
                 stop=stop,
                 background=continuous_delivery(settings, on_delivery),
                 writes=writes,
@@ -101,6 +106,7 @@ def monitor(args: argparse.Namespace) -> int:
             )
 
         result = run_until_signalled(main)
+        finish(pub)
         agg.put_hours(info.id, mon.flush())
         agg.add_warnings(info.id, mon.warnings())
         status.close(clock["t"], mon)

@@ -7,8 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +24,10 @@ from polar_firmware import PolarVeritySense
 from test_ble_links import stream
 from wrist_firmware import FirmwareConfig, WristFirmware
 
+from pipeline.engine import Engine
+from pipeline.engine.config import EngineConfig
+from pipeline.engine.events import MovementEvent
+from pipeline.store.spool import Spool
 from sensors.ble import scan
 from sensors.ble_config import BleConfig
 from sensors.ble_link import LinkState
@@ -59,8 +68,8 @@ def test_verity_sense_and_metamotion_stream_together(rig: Rig) -> None:
     # start both at the offered 104 Hz with the 8 g / 2000 deg/s ranges
     assert polar.sdk_mode
     assert [r.hex() for r in polar.requests if r[0] == 0x02 and r[1] != 9] == [
-        "0202" "00016800" "01011000" "02010800" "040103",
-        "0205" "00016800" "01011000" "0201d007" "040103",
+        "0202000168000101100002010800040103",
+        "020500016800010110000201d007040103",
     ]
     for side, rate in ((Side.L, 104.0), (Side.R, 100.0)):
         blocks = run.blocks[side]
@@ -119,3 +128,63 @@ def test_each_make_drops_and_comes_back(rig: Rig, side: Side) -> None:
     assert np.all(np.diff(t) > 0)
     assert t[-1] >= 7.0
     assert run.lost(side.other) == 0
+
+
+def test_monitor_with_two_makes_gives_the_events_of_a_replay(rig: Rig, tmp_path: Path) -> None:
+    """`mirrorwatch monitor --source ble`, Verity Sense left and MetaMotion right, until
+    Ctrl-C; then the stored samples of both wrists replayed through a fresh engine give
+    the events the live session stored."""
+    vendor_pair(rig)
+    config = tmp_path / "mirrorwatch.toml"
+    config.write_text(f'[ble]\nleft = "{POLAR}"\nright = "{META}"\nodr_hz = 100\n')
+    env = {**os.environ, "MIRRORWATCH_DATA_DIR": str(tmp_path / "data")}
+    args = ["--config", str(config), "monitor", "--source", "ble", "--subject", "s1"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", *args, "--store-samples"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        assert proc.stderr is not None
+        streaming: set[str] = set()
+        seen: list[str] = []
+        while len(streaming) < 2:
+            line = proc.stderr.readline()
+            assert line, f"monitor ended early: {seen}"
+            seen.append(line)
+            if ": streaming" in line:
+                streaming.add(line[0])
+        time.sleep(14.0)  # three taps of the right hand, copied by the left
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    session = next(line.split()[1] for line in out.splitlines() if line.startswith("session "))
+    with Spool.in_dir(tmp_path / "data") as spool:
+        live = [e.event for e in spool.events(session)]
+        stored = {side: spool.samples(session, side) for side in Side}
+    engine = Engine(EngineConfig(fs=100.0))
+    replayed = []
+    blocks = []
+    for side, block in stored.items():
+        assert block is not None
+        assert len(block) > 10 * 100, side
+        assert block.gyr is not None
+        blocks += [block.slice(i, i + 25) for i in range(0, len(block), 25)]
+    for block in sorted(blocks, key=lambda b: float(b.t[-1])):
+        replayed += engine.feed(block)
+    replayed += engine.flush()
+    movements = [e for e in replayed if isinstance(e, MovementEvent)]
+    print(f"{len(live)} live events, {len(movements)} replayed: {[e.kind for e in live]}")
+    assert len(live) >= 2
+    assert [(e.active, e.kind, e.grade) for e in movements] == [
+        (e.active, e.kind, e.grade) for e in live
+    ]
+    # the spool keeps events as their JSON lines (ms, rounded ratios): compare those
+    assert [e.to_json_dict() for e in movements] == [e.to_json_dict() for e in live]
