@@ -17,6 +17,8 @@ from pipeline.commands.ble import record_ble
 from pipeline.commands.delivery import continuous_delivery
 from pipeline.commands.live import Progress
 from pipeline.commands.lsl import add_lsl_option, both, finish, publisher
+from pipeline.commands.outfile import OutFile
+from pipeline.commands.sources import recording_origin, simulated_origin, start_metadata
 from pipeline.engine import Engine
 from pipeline.engine.events import Event, MovementEvent
 from pipeline.report.summary import format_table, summarize
@@ -63,6 +65,7 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def simulation_args(p: argparse.ArgumentParser) -> None:
     """Options choosing and shaping a simulated session."""
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.add_argument("--scenario", choices=SCENARIOS, default="firearm-drill")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--duration", type=float, help="s (default: the scenario's)")
@@ -89,7 +92,12 @@ def demo(args: argparse.Namespace) -> int:
             source=f"simulated:{sim.scenario}",
             mode="demo",
             started_at=time.time(),
-            meta={"scenario": sim.scenario, "seed": str(args.seed), "fs": str(sim.config.fs)},
+            meta={
+                **_origin_meta(simulated_origin(sim.duration, args.speed, time.time())),
+                "scenario": sim.scenario,
+                "seed": str(args.seed),
+                "fs": str(sim.config.fs),
+            },
         )
         pub = publisher(args, settings, info.id, sim.config.fs, f"simulated:{sim.scenario}")
         result = run_until_signalled(
@@ -157,7 +165,11 @@ def analyze(args: argparse.Namespace) -> int:
             source=f"replay:{args.file.name}",
             mode="analyze",
             started_at=time.time(),
-            meta={"file": str(args.file), "fs": str(fs)},
+            meta={
+                **_origin_meta(recording_origin(rec, args.file)),
+                "file": str(args.file),
+                "fs": str(fs),
+            },
         )
         session_id = info.id
     decided: list[MovementEvent] = []
@@ -215,19 +227,24 @@ def record(args: argparse.Namespace) -> int:
         "note": f"seed {args.seed}",
     }
     progress = Progress(sim.duration)
-    with RecordingWriter(args.out, metadata) as writer:
+    with OutFile(args.out, args.force) as out:
+        with RecordingWriter(out.tmp, metadata) as writer:
 
-        async def write_all(stop: Any) -> None:
-            async for block in SimulatedSource(sim, args.speed).blocks():
-                if stop.is_set():
-                    break
-                writer.write(block)
-                progress.block(block)
+            async def write_all(stop: Any) -> None:
+                async for block in SimulatedSource(sim, args.speed).blocks():
+                    if stop.is_set():
+                        break
+                    writer.write(block)
+                    progress.block(block)
 
-        run_until_signalled(write_all)
-    progress.close()
+            run_until_signalled(write_all)
+        progress.close()
+        out.commit(writer.rows)
     print(f"wrote {writer.rows} rows to {args.out}")
     return 0
+        "start": start_metadata(
+            simulated_origin(sim.duration, args.speed, time.time()) or time.time()
+        ),
 
 
 def events(args: argparse.Namespace) -> int:
@@ -244,6 +261,10 @@ def events(args: argparse.Namespace) -> int:
     else:
         _print_table(stored)
     return 0
+
+def _origin_meta(origin: float | None) -> dict[str, str]:
+    return {} if origin is None else {"clock_origin": repr(origin)}
+
 
 
 def simulation(args: argparse.Namespace) -> Simulation:
