@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from pipeline.commands import Handler, UsageError, assess, ble, delivery, local, monitor, report
 from pipeline.compiled import fallback_note
@@ -33,8 +34,15 @@ _VERB_MODULES = (
 log = logging.getLogger("mirrorwatch")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line (exit 2) instead of the usage text."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="mirrorwatch",
         description="Measure mirror movements from two wrist-worn IMUs.",
     )

@@ -177,7 +177,7 @@ class PolarDriver(Driver):
             offered = {m: await self._settings(m) for m in kinds}
             rate = self._rate(offered)
         for m in kinds:
-            await self._request(pmdc.Opcode.STOP, m, allow=(pmdc.PmdStatus.ALREADY_IN_STATE,))
+            await self._request(pmdc.Opcode.STOP, m, allow=_NOT_RUNNING)
         factors = {}
         for m in kinds:
             wanted = self.ACC_RANGE_G if m is pmd.Measurement.ACC else self.GYRO_RANGE_DPS
@@ -245,6 +245,8 @@ class PolarDriver(Driver):
 
 
 SDK_MODE = 9  # PMD measurement type that switches SDK mode on
+# what a stop of a stream that is not running may answer (the SDK never sends one)
+_NOT_RUNNING = (pmdc.PmdStatus.ALREADY_IN_STATE, pmdc.PmdStatus.INVALID_STATE)
 
 
 class MetaWearDriver(Driver):

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -18,6 +19,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from pipeline.commands import UsageError
+from pipeline.commands.outfile import OutFile
+from pipeline.commands.sources import start_metadata
 from pipeline.config_edit import update_config
 from pipeline.session import run_until_signalled
 from pipeline.settings import CONFIG_NAME, Settings
@@ -91,10 +94,12 @@ def pair(args: argparse.Namespace) -> int:
 
 def ble_source(settings: Settings) -> BleSource:
     """The paired wrists as a Source; link changes are reported on stderr."""
-    from sensors.ble import BleSource
+    from sensors.ble import BleSource, bluetooth_available
 
     if settings.ble.left is None or settings.ble.right is None:
         raise UsageError("no wrists paired: run `mirrorwatch pair --left ADDR --right ADDR`")
+    # before any session or file is started: without Bluetooth nothing would be recorded
+    _bluetooth(lambda: asyncio.run(bluetooth_available()))
     return BleSource(settings.ble, on_status=_print_status)
 
 
@@ -103,12 +108,14 @@ def record_ble(args: argparse.Namespace) -> int:
     settings: Settings = args.settings
     if args.duration is None or args.duration <= 0:
         raise UsageError("--source ble needs --duration S (seconds to record)")
+    OutFile(args.out, args.force)  # a bad --out is told before the wrists are searched for
     source = ble_source(settings)
     metadata = {
         "subject": args.subject,
         "device": f"ble:L={settings.ble.left},R={settings.ble.right}",
         "fs": f"{settings.ble.odr_hz:g}",
         "note": "mirrorwatch record --source ble",
+        "start": start_metadata(time.time()),  # t = 0 is when the links start, ~now
     }
 
     async def take(writer: RecordingWriter) -> None:
@@ -124,8 +131,10 @@ def record_ble(args: argparse.Namespace) -> int:
                     if len(finished) == len(Side):
                         return
 
-    with RecordingWriter(args.out, metadata) as writer:
-        _bluetooth(lambda: run_until_signalled(lambda stop: _until_stopped(take(writer), stop)))
+    with OutFile(args.out, args.force) as out:
+        with RecordingWriter(out.tmp, metadata) as writer:
+            _bluetooth(lambda: run_until_signalled(lambda stop: _until_stopped(take(writer), stop)))
+        out.commit(writer.rows)
     lost = ", ".join(f"{s}: {source.assemblers[s].stats.lost} lost" for s in Side)
     print(f"wrote {writer.rows} rows to {args.out} ({lost})")
     return 0
@@ -161,6 +170,13 @@ def _bluetooth(call: Callable[[], T]) -> T:
 
     try:
         return call()
+    except FileNotFoundError as e:
+        # bleak found no system D-Bus socket to talk to BlueZ through
+        where = f" ({e.filename})" if e.filename else ""
+        raise UsageError(
+            f"Bluetooth is not available: BlueZ or the system D-Bus is missing{where}; "
+            "install and start bluez and dbus"
+        ) from None
     except (BleakError, OSError) as e:
         raise UsageError(f"Bluetooth is not available: {e}") from None
 

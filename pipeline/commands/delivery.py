@@ -69,6 +69,8 @@ def push(args: argparse.Namespace) -> int:
     writer = InfluxWriter(spool, transport_for(influx), batch_size=influx.batch_size)
     try:
         result = writer.push(args.timeout, requeue_quarantined=args.requeue_quarantined)
+        if result.error is None:
+            spool.note_delivery_error(None)  # delivered: an older error is history
     finally:
         writer.close()
         spool.close()
@@ -153,7 +155,7 @@ def status(args: argparse.Namespace) -> int:
         print(f"dropped  {lost or 'none'} (size bound); quarantined {delivery.quarantined}")
     if delivery.last_delivery_at is not None:
         print(f"last ok  {_age(delivery.last_delivery_at, now)} ago")
-    if delivery.last_error is not None:
+    if _failing(delivery):
         print(f"error    {delivery.last_error} ({_age(delivery.last_error_at, now)} ago)")
     return 0
 
@@ -162,11 +164,15 @@ def delivery_line(d: DeliveryStatus, now: float) -> str:
     """The live view's word on delivery: pending rows, the oldest's age, a current error."""
     if d.total_pending == 0:
         text = "influx: up to date"
+def _failing(d: DeliveryStatus) -> bool:
+    """An error newer than the last delivery: one followed by a success is stale."""
+    return d.last_error is not None and (d.last_delivery_at or 0.0) < (d.last_error_at or 0.0)
+
+
     else:
         age = _age(d.oldest_pending, now)
         text = f"influx: {d.total_pending} pending" + (f", oldest {age}" if age else "")
-    failing = d.last_error is not None and (d.last_delivery_at or 0.0) < (d.last_error_at or 0.0)
-    return text + (f" ({d.last_error})" if failing else "")
+    return text + (f" ({d.last_error})" if _failing(d) else "")
 
 
 def _as_json(
@@ -180,8 +186,8 @@ def _as_json(
         "oldest_pending_age_s": None if d.oldest_pending is None else now - d.oldest_pending,
         "dropped": {s.value: n for s, n in d.dropped.items()},
         "quarantined": d.quarantined,
-        "last_error": d.last_error,
-        "last_error_at": d.last_error_at,
+        "last_error": d.last_error if _failing(d) else None,
+        "last_error_at": d.last_error_at if _failing(d) else None,
         "last_delivery_at": d.last_delivery_at,
     }
 

@@ -51,7 +51,8 @@ def monitor(args: argparse.Namespace) -> int:
     opened = open_source(args.source, args.speed, lambda: _simulated_day(args), settings)
     engine = Engine(dataclasses.replace(settings.engine, fs=opened.fs))
     started = time.time()
-    mon = Monitor(day_offset=started % 86400.0)
+    # hours of the day on the data's own clock (a recording's, when replayed)
+    mon = Monitor(day_offset=(opened.origin or started) % 86400.0)
     status = _Status(sys.stderr, opened)
     with Spool.in_dir(settings.data_dir, max_bytes=settings.spool_max_bytes) as spool:
         agg = Aggregates(spool)
@@ -60,7 +61,7 @@ def monitor(args: argparse.Namespace) -> int:
             source=opened.label,
             mode="monitor",
             started_at=started,
-            meta={"fs": f"{opened.fs:g}", "seed": str(args.seed)},
+            meta={**opened.session_meta(), "fs": f"{opened.fs:g}", "seed": str(args.seed)},
         )
         writes = WriteQueue(info.id)
         store_links(opened, writes)

@@ -7,6 +7,9 @@ source registered in LIVE_SOURCES (e.g. `ble`, by the module that implements it)
 
 from __future__ import annotations
 
+import contextlib
+import datetime
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +18,7 @@ from typing import TYPE_CHECKING
 from pipeline.commands import UsageError
 from pipeline.settings import Settings
 from pipeline.store.write_queue import WriteQueue
-from sensors.recording import ReplaySource, read_recording
+from sensors.recording import Recording, ReplaySource, read_recording
 from sensors.simulated import SimulatedSource, Simulation
 from sensors.source import Source
 from sensors.types import Side
@@ -31,7 +34,9 @@ class Opened:
     `label` goes into the session's `source` column; `fs` Hz the engine grid; `live`
     when the wrists are real, so the examiner's pause/repeat/skip reach the subject;
     `link`, for sources that know it, describes a wrist's link for a status line
-    (state, battery).
+    (state, battery). `origin` is the unix time of session time 0 on the data's own
+    clock when that is not the host's clock at the start (a recording, a simulation
+    not run in real time); points sent to InfluxDB are stamped from it.
     """
 
     source: Source
@@ -40,6 +45,11 @@ class Opened:
     live: bool
     link: Callable[[Side], str | None] | None = None
     listen: Callable[[Callable[[LinkStatus], None]], None] | None = None
+    origin: float | None = None
+
+    def session_meta(self) -> dict[str, str]:
+        """What a session's meta needs to stamp its points: `clock_origin` if not now."""
+        return {} if self.origin is None else {"clock_origin": repr(self.origin)}
 
 
 def store_links(opened: Opened, writes: WriteQueue) -> None:
@@ -112,6 +122,7 @@ def open_source(
             f"simulated:{sim.scenario}",
             sim.config.fs,
             live=False,
+            origin=simulated_origin(sim.duration, speed, time.time()),
         )
     if spec in LIVE_SOURCES:
         return LIVE_SOURCES[spec](settings)
@@ -129,3 +140,33 @@ def open_source(
         fs,
         live=False,
     )
+        origin=recording_origin(rec, path),
+
+
+def simulated_origin(duration: float, speed: float | None, now: float) -> float | None:
+    """A simulation in real time starts now (None); faster, its data end now, so no
+    point is ever stamped in the future."""
+    return None if speed == 1.0 else now - duration
+
+
+def recording_origin(rec: Recording, path: Path) -> float:
+    """Unix time of a recording's t = 0: its `start` metadata (ISO 8601 or unix s, as
+    `record` writes it), else the file's modification time less its length (the file
+    was last written when the recording ended)."""
+    text = rec.metadata.get("start")
+    if text:
+        with contextlib.suppress(ValueError):
+            return float(text)
+        with contextlib.suppress(ValueError):
+            when = datetime.datetime.fromisoformat(text)
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=datetime.UTC)
+            return when.timestamp()
+    ends = [float(b.t[-1]) for b in rec.sides.values() if len(b)]
+    return path.stat().st_mtime - max(ends, default=0.0)
+
+
+def start_metadata(origin: float) -> str:
+    """The `start` metadata of a recording whose t = 0 is `origin` (unix s)."""
+    when = datetime.datetime.fromtimestamp(origin, datetime.UTC)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -57,11 +57,15 @@ class DeliveryStatus:
         return sum(self.pending.values())
 
 
+_ORIGIN = "COALESCE(CAST(json_extract(x.meta, '$.clock_origin') AS REAL), x.started_at)"
+"""Unix time of a session's t = 0 on the data's own clock: a replayed recording's
+start, or the host's start of a live session (meta `clock_origin` absent)."""
+
 _PENDING_SQL = {
-    Stream.EVENTS: """SELECT e.id, x.subject, x.id, x.started_at, e.data
+    Stream.EVENTS: f"""SELECT e.id, x.subject, x.id, {_ORIGIN}, e.data
         FROM events e JOIN sessions x ON x.id = e.session_id
         WHERE e.id > ? ORDER BY e.id LIMIT ?""",
-    Stream.LINK: """SELECT l.id, x.subject, x.id, x.started_at, l.side, l.t,
+    Stream.LINK: f"""SELECT l.id, x.subject, x.id, {_ORIGIN}, l.side, l.t,
             l.battery, l.rssi, l.lost, l.reconnects
         FROM link l JOIN sessions x ON x.id = l.session_id
         WHERE l.id > ? ORDER BY l.id LIMIT ?""",
@@ -71,11 +75,11 @@ _PENDING_SQL = {
 }
 
 _OLDEST_SQL = {
-    Stream.EVENTS: """SELECT x.started_at + e.t_onset FROM events e
+    Stream.EVENTS: f"""SELECT {_ORIGIN} + e.t_onset FROM events e
         JOIN sessions x ON x.id = e.session_id WHERE e.id > ? ORDER BY e.id LIMIT 1""",
-    Stream.LINK: """SELECT x.started_at + l.t FROM link l
+    Stream.LINK: f"""SELECT {_ORIGIN} + l.t FROM link l
         JOIN sessions x ON x.id = l.session_id WHERE l.id > ? ORDER BY l.id LIMIT 1""",
-    Stream.SAMPLES: """SELECT x.started_at + s.t FROM samples s
+    Stream.SAMPLES: f"""SELECT {_ORIGIN} + s.t FROM samples s
         JOIN sessions x ON x.id = s.session_id WHERE s.id > ? ORDER BY s.id LIMIT 1""",
 }
 
@@ -99,7 +103,7 @@ def pending(db: sqlite3.Connection, stream: Stream, limit: int) -> list[Outgoing
     for session_id, group in itertools.groupby(rows, key=itemgetter(1)):
         batch = list(group)
         subject, started_at = db.execute(
-            "SELECT subject, started_at FROM sessions WHERE id = ?", (session_id,)
+            f"SELECT x.subject, {_ORIGIN} FROM sessions x WHERE x.id = ?", (session_id,)
         ).fetchone()
         lines = lineproto.imu_many(subject, session_id, started_at, (r[2:] for r in batch))
         out += [Outgoing(stream, r[0], line) for r, line in zip(batch, lines, strict=True)]
