@@ -14,6 +14,8 @@ from pipeline.store.aggregates import Aggregates
 from pipeline.store.spool import Spool
 from pipeline.workflows.assessment.results import load_assessment
 from pipeline.workflows.assessment.timeline import Status
+from pipeline.workflows.assessment.verdict import EXIT_INCOMPLETE, State
+from sensors.types import Side
 
 PROTOCOL = """
 name = "tiny"
@@ -71,8 +73,10 @@ def test_enter_starts_and_s_skips_the_running_task(tmp_path: Path) -> None:
             sent.add(b"s")
     proc.wait(timeout=30)
     os.close(master)
-    assert proc.returncode == 0, seen.decode(errors="replace")[-2000:]
+    # a required task skipped: its hand's verdict is incomplete, and so is the assessment
+    assert proc.returncode == EXIT_INCOMPLETE, seen.decode(errors="replace")[-2000:]
     assert b"skipped" in seen
+    assert b"in right-hand tasks: INCOMPLETE (grip-R skipped)" in seen
     with Spool.in_dir(data) as spool:
         a = load_assessment(spool, Aggregates(spool), spool.session("latest"))
     statuses = [(w.name, w.status) for w in a.windows]
@@ -84,3 +88,11 @@ def test_enter_starts_and_s_skips_the_running_task(tmp_path: Path) -> None:
     skipped = a.windows[1]
     assert skipped.end - skipped.start < 12.0  # cut short of its 12 s
     assert not a.tasks[1].scored
+    assert a.verdict.hands[Side.R].state is State.INCOMPLETE
+    # the simulated subject kept to the nominal schedule, so grip-L, moved earlier by the
+    # skip, saw no movement: that is no measurement, never "within limits"
+    left = a.verdict.hands[Side.L]
+    assert (left.state, left.reasons) == (
+        State.INCOMPLETE,
+        ("no decidable left-hand movement detected",),
+    )
