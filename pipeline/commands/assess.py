@@ -139,6 +139,7 @@ def assess(args: argparse.Namespace) -> int:
             mode="assess",
             started_at=time.time(),
             meta={
+                **opened.session_meta(),
                 "protocol": protocol.name,
                 "origin": protocol.origin,
                 "seed": str(args.seed),
