@@ -19,12 +19,14 @@ from pipeline.commands.live import Progress
 from pipeline.commands.lsl import add_lsl_option, both, finish, publisher
 from pipeline.commands.outfile import OutFile
 from pipeline.commands.sources import recording_origin, simulated_origin, start_metadata
+from pipeline.commands.wrist_files import read_wrist_pair
 from pipeline.engine import Engine
 from pipeline.engine.events import Event, MovementEvent
 from pipeline.report.summary import format_table, summarize
 from pipeline.session import run_session, run_until_signalled
 from pipeline.settings import Settings
 from pipeline.store.spool import Spool, StoredEvent
+from sensors.files import is_wrist_file
 from sensors.recording import Recording, RecordingWriter, iter_blocks, read_recording
 from sensors.simulated import SCENARIOS, SimConfig, SimulatedSource, Simulation, simulate
 
@@ -39,7 +41,17 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.set_defaults(handler=demo)
 
     p = verbs.add_parser("analyze", help="run a recording (CSV v1, or XDF) through the engine")
-    p.add_argument("file", type=Path)
+    p.add_argument("file", type=Path, help="a recording, or the left wrist's device file")
+    p.add_argument(
+        "right", type=Path, nargs="?", help="the right wrist's device file (.cwa, .gt3x, .txt)"
+    )
+    p.add_argument(
+        "--sync",
+        choices=["timestamps", "claps"],
+        default="timestamps",
+        help="two device files: put them on one clock by their timestamps (default), then"
+        " refine by three claps of both hands",
+    )
     p.add_argument("--json", action="store_true", help="JSON lines on stdout, nothing else")
     p.add_argument("--subject", help="pseudonym (default: the file's metadata or 'anon')")
     p.add_argument("--no-store", action="store_true", help="do not keep events in the spool")
@@ -53,6 +65,7 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = verbs.add_parser("record", help="write a recording (CSV v1, .csv or .csv.gz)")
     p.add_argument("--source", choices=["simulated", "ble"], default="simulated")
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     simulation_args(p)
     p.add_argument("--subject", default="sim", help="pseudonym written as metadata")
     p.set_defaults(handler=record)
@@ -65,7 +78,6 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def simulation_args(p: argparse.ArgumentParser) -> None:
     """Options choosing and shaping a simulated session."""
-    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.add_argument("--scenario", choices=SCENARIOS, default="firearm-drill")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--duration", type=float, help="s (default: the scenario's)")
@@ -199,7 +211,10 @@ def analyze(args: argparse.Namespace) -> int:
 
 
 def _read(args: argparse.Namespace) -> Recording:
-    """`analyze`'s file: an XDF (two wrist streams, sensors/xdf.py) or CSV v1."""
+    """`analyze`'s file: an XDF (two wrist streams, sensors/xdf.py) or CSV v1, or a
+    pair of device files (pipeline/commands/wrist_files.py)."""
+    if args.right is not None or is_wrist_file(args.file):
+        return read_wrist_pair(args.file, args.right, args.sync == "claps")
     if args.file.suffix.lower() != ".xdf":
         if args.streams:
             raise UsageError("--streams is for .xdf files")
@@ -225,6 +240,9 @@ def record(args: argparse.Namespace) -> int:
         "device": f"simulated:{sim.scenario}",
         "fs": f"{sim.config.fs:g}",
         "note": f"seed {args.seed}",
+        "start": start_metadata(
+            simulated_origin(sim.duration, args.speed, time.time()) or time.time()
+        ),
     }
     progress = Progress(sim.duration)
     with OutFile(args.out, args.force) as out:
@@ -242,15 +260,16 @@ def record(args: argparse.Namespace) -> int:
         out.commit(writer.rows)
     print(f"wrote {writer.rows} rows to {args.out}")
     return 0
-        "start": start_metadata(
-            simulated_origin(sim.duration, args.speed, time.time()) or time.time()
-        ),
+
+
+def _origin_meta(origin: float | None) -> dict[str, str]:
+    return {} if origin is None else {"clock_origin": repr(origin)}
 
 
 def events(args: argparse.Namespace) -> int:
     """Stored movement events as a table, JSON lines or CSV on stdout."""
     settings: Settings = args.settings
-    with Spool.in_dir(settings.data_dir) as spool:
+    with Spool.for_reading(settings.data_dir) as spool:
         session_id = spool.session(args.session).id if args.session else None
         stored = spool.events(session_id)
     if args.format == "json":
@@ -261,10 +280,6 @@ def events(args: argparse.Namespace) -> int:
     else:
         _print_table(stored)
     return 0
-
-def _origin_meta(origin: float | None) -> dict[str, str]:
-    return {} if origin is None else {"clock_origin": repr(origin)}
-
 
 
 def simulation(args: argparse.Namespace) -> Simulation:

@@ -128,6 +128,8 @@ def open_source(
         return LIVE_SOURCES[spec](settings)
     if (lsl := _lsl(spec, settings)) is not None:
         return lsl
+    if (pair := _wrist_pair(spec, speed)) is not None:
+        return pair
     path = Path(spec)
     if not path.is_file():
         names = ", ".join(["simulated", *LIVE_SOURCES, "lsl:NAME_L,NAME_R", "a recording file"])
@@ -139,8 +141,23 @@ def open_source(
         f"replay:{path.name}",
         fs,
         live=False,
-    )
         origin=recording_origin(rec, path),
+    )
+
+
+def _wrist_pair(spec: str, speed: float | None) -> Opened | None:
+    """`LEFT,RIGHT` (or `claps:LEFT,RIGHT`) device files, one per wrist, replayed."""
+    from pipeline.commands.wrist_files import pair_spec, read_wrist_pair
+
+    parsed = pair_spec(spec)
+    if parsed is None:
+        return None
+    left, right, claps = parsed
+    rec = read_wrist_pair(left, right, claps)
+    fs = float(round(rec.fs)) if rec.fs else 100.0
+    label = f"files:{left.name},{right.name}"
+    origin = recording_origin(rec, left)
+    return Opened(ReplaySource(rec, speed), label, fs, live=False, origin=origin)
 
 
 def simulated_origin(duration: float, speed: float | None, now: float) -> float | None:
