@@ -10,6 +10,15 @@ signal, or the source ending) drains in order: the source stops (at once, also
 while it waits for wrists that send nothing), the engine is flushed, every
 decided event is committed, then the session is closed.
 
+The machine itself can fail the store (pipeline/store/disk.py). A full disk
+costs raw samples, never events: the spool drops stored samples oldest first to
+make room, and a slice that still does not fit is dropped and counted. When not
+even an event fits, the reserve file is given up, the session stops as if
+signalled, commits what the engine decided and ends as "disk full" (`DiskFull`).
+A data directory that vanishes or turns read-only is noticed at the next round
+of the writer (a quarter of a second) and ends the session at once (`SpoolGone`):
+nothing more can be committed, and the next start closes it as interrupted.
+
 A `background` job (for example continuous delivery to InfluxDB) runs beside
 them and is told, through the event it receives, when everything is committed.
 """
@@ -24,12 +33,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from pipeline.engine import Engine, EngineStats
 from pipeline.engine.events import Event, MovementEvent
+from pipeline.store import disk
 from pipeline.store.sessions import SessionInfo
-from pipeline.store.spool import Spool, SpoolBusy
+from pipeline.store.spool import Spool, SpoolBusy, SpoolFull, SpoolGone
 from pipeline.store.write_queue import Taken, WriteQueue
 from sensors.source import Source
 from sensors.types import ImuBlock, Side
@@ -54,6 +64,18 @@ class SessionResult:
     covered: float  # s of session time the source delivered
     stopped: bool  # ended by a stop request rather than by the source
     dropped_samples: int  # raw samples not stored: the store fell behind
+
+
+class DiskFull(SpoolFull):
+    """Not even an event fit on the disk: the session ended as "disk full"."""
+
+
+@dataclass(slots=True)
+class _Room:
+    """The writer's account of a full disk."""
+
+    dropped: int = 0  # raw samples the disk had no room for
+    last_resort: bool = False  # the reserve is given up: the session must end
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +123,14 @@ async def run_session(
     # the whole bound would only keep ~10 MB of blocks alive for nothing.
     patience = min(queue.max_samples, 2 * _COMMIT_SAMPLES)
     stored: list[MovementEvent] = []
+    room_state = _Room()
+    if not await asyncio.to_thread(spool.make_reserve):
+        log.warning(
+            "no room for the spool's reserve (%d kB) in %s: a full disk may end "
+            "this session without its last events",
+            disk.RESERVE_BYTES // 1024,
+            spool.path.parent,
+        )
 
     async def pump(iterator: AsyncIterator[ImuBlock]) -> None:
         nonlocal covered, stopped
@@ -176,13 +206,16 @@ async def run_session(
                 lost = sum(queue.dropped.values())
                 try:
                     await loop.run_in_executor(
-                        executor, _commit, spool, session_id, taken, progress, lost
+                        executor, _commit, spool, session_id, taken, progress, lost, room_state
                     )
                 except SpoolBusy as e:
                     # another process (push, report) held the lock: keep the rest, retry
                     queue.put_back(taken)
                     busy = _warn_busy(e, busy)
                     finished = False
+                if room_state.last_resort and not stop.is_set():
+                    log.error("disk full: no room left for events; stopping the session")
+                    stop.set()
                 if finished:
                     break
                 warned = _warn_dropped(queue, warned)
@@ -208,10 +241,20 @@ async def run_session(
             for job in (read(), compute(), store_then_signal(), beside()):
                 group.create_task(job)
     except ExceptionGroup as failed:
-        raise failed.exceptions[0] from None  # the first failure tells the story
+        first = failed.exceptions[0]  # the first failure tells the story
+        if isinstance(first, SpoolGone):
+            raise SpoolGone(
+                f"{first}: session {session_id} stopped; the next start in that "
+                "directory closes it as interrupted"
+            ) from None
+        raise first from None
     dropped = sum(queue.dropped.values())
     if dropped:
         log.warning("the store fell behind: %d raw samples were not stored", dropped)
+    if room_state.dropped:
+        log.warning("disk full: %d raw samples found no room", room_state.dropped)
+    if room_state.last_resort:
+        _end_disk_full(spool, session_id)
     spool.end_session(session_id, time.time(), "stopped" if stopped else "source ended")
     return SessionResult(
         info=spool.session(session_id),
@@ -219,17 +262,38 @@ async def run_session(
         stats=engine.stats,
         covered=covered,
         stopped=stopped,
-        dropped_samples=dropped,
+        dropped_samples=dropped + room_state.dropped,
     )
 
 
-def _commit(spool: Spool, session_id: str, taken: Taken, progress: float, lost: int) -> None:
+def _end_disk_full(spool: Spool, session_id: str) -> NoReturn:
+    """End a session the full disk stopped, and raise DiskFull saying so."""
+    where = spool.path.parent
+    try:
+        spool.end_session(session_id, time.time(), "disk full")
+    except SpoolFull:
+        raise DiskFull(
+            f"disk full: no room left in {where}, not even to end session {session_id} "
+            "(the next start closes it as interrupted); its committed events are intact"
+        ) from None
+    events = spool.session(session_id).events
+    raise DiskFull(
+        f"disk full: no room left for events in {where}; session {session_id} ended "
+        f"with {events} events stored"
+    )
+
+
+def _commit(
+    spool: Spool, session_id: str, taken: Taken, progress: float, lost: int, room: _Room
+) -> None:
     """One round of the writer (in its thread): writes, then samples, then progress.
 
     What is committed leaves `taken`, so after a failure it holds just the rest.
+    Raises SpoolGone first if the spool's directory is gone or read-only.
     """
+    spool.check_place()
     while taken.writes:
-        taken.writes[0](spool)
+        _must(spool, room, taken.writes[0])
         del taken.writes[0]
     while taken.blocks:
         # a backlog goes in slices: the size bound is enforced after each, so one
@@ -238,9 +302,56 @@ def _commit(spool: Spool, session_id: str, taken: Taken, progress: float, lost: 
         while n < len(taken.blocks) and rows < _COMMIT_SAMPLES:
             rows += len(taken.blocks[n])
             n += 1
-        spool.add_samples(session_id, taken.blocks[:n])
+        if room.last_resort or not _fits(spool, session_id, taken.blocks[:n]):
+            room.dropped += rows
         del taken.blocks[:n]
-    spool.note_progress(session_id, progress, lost)
+    _must(spool, room, lambda s: s.note_progress(session_id, progress, lost + room.dropped))
+
+
+def _fits(spool: Spool, session_id: str, blocks: list[ImuBlock]) -> bool:
+    """Store raw samples, making room once if the disk is full; False if they found none."""
+    for attempt in range(2):
+        try:
+            spool.add_samples(session_id, blocks)
+            return True
+        except SpoolFull:
+            if attempt or not _made_room(spool):
+                return False
+    return False
+
+
+def _made_room(spool: Spool) -> bool:
+    try:
+        return spool.make_room(disk.COMMIT_BYTES) > 0
+    except SpoolFull:
+        return False
+
+
+def _must(spool: Spool, room: _Room, write: Callable[[Spool], object]) -> None:
+    """A write that is never dropped (events, bookkeeping), whatever it takes.
+
+    A full disk first costs raw samples; then the reserve file goes, the write
+    goes in, and `room.last_resort` tells the session to end. Raises DiskFull
+    if even that was not enough.
+    """
+    try:
+        write(spool)
+        return
+    except SpoolFull:
+        if _made_room(spool):
+            with contextlib.suppress(SpoolFull):
+                write(spool)
+                return
+    if not room.last_resort:
+        room.last_resort = True
+        spool.release_reserve()
+    try:
+        write(spool)
+    except SpoolFull as exc:
+        raise DiskFull(
+            f"disk full: no room left in {spool.path.parent} even after giving up the "
+            "reserve; the events committed so far are intact"
+        ) from exc
 
 
 def _warn_busy(error: SpoolBusy, warned_at: float) -> float:

@@ -129,16 +129,17 @@ def continuous_delivery(
 def status(args: argparse.Namespace) -> int:
     """Spool counts and delivery state as text or one JSON object."""
     settings: Settings = args.settings
-    with Spool.in_dir(settings.data_dir, max_bytes=settings.spool_max_bytes) as spool:
+    with Spool.for_reading(settings.data_dir, max_bytes=settings.spool_max_bytes) as spool:
         counts = spool.counts()
         delivery = spool.delivery_status()
         path = spool.path
+        room = spool.room()
     now = time.time()
     target = None
     if settings.influx is not None:
         target = f"{settings.influx.url} bucket {settings.influx.bucket}"
     if args.json:
-        print(json.dumps(_as_json(str(path), counts, delivery, target, now)))
+        print(json.dumps({**_as_json(str(path), counts, delivery, target, now), **room.as_json()}))
         return 0
     print(f"spool    {path}")
     print(
@@ -152,11 +153,14 @@ def status(args: argparse.Namespace) -> int:
     dropped = sum(delivery.dropped.values())
     if dropped or delivery.quarantined:
         lost = ", ".join(f"{n} {s.value}" for s, n in delivery.dropped.items() if n)
-        print(f"dropped  {lost or 'none'} (size bound); quarantined {delivery.quarantined}")
+        print(
+            f"dropped  {lost or 'none'} (size bound, full disk); quarantined {delivery.quarantined}"
+        )
     if delivery.last_delivery_at is not None:
         print(f"last ok  {_age(delivery.last_delivery_at, now)} ago")
     if _failing(delivery):
         print(f"error    {delivery.last_error} ({_age(delivery.last_error_at, now)} ago)")
+    print(f"disk     {room.line(now)}")
     return 0
 
 

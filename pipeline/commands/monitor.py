@@ -114,7 +114,11 @@ def monitor(args: argparse.Namespace) -> int:
         out = settings.data_dir / "reports" / f"{info.id}.html"
         from pipeline.report.document import write_report  # matplotlib: ~1 s, only to draw
 
-        write_report(spool, agg, spool.session(info.id), out)
+        try:
+            write_report(spool, agg, spool.session(info.id), out)
+            written = f"report {out}"
+        except OSError as e:  # a full disk costs the report, not the session
+            written = f"report not written ({e.strerror or e}): `mirrorwatch report --out FILE`"
         hours = agg.hours(info.id)
     for side in Side:
         mine = [h for h in hours if h.side is side]
@@ -126,7 +130,7 @@ def monitor(args: argparse.Namespace) -> int:
         f"{len(hours) // 2} hourly rows stored; {'stopped' if result.stopped else 'source ended'}"
     )
     print(f"session {info.id}")
-    print(f"report {out}")
+    print(written)
     return 0
 
 

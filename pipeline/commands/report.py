@@ -20,9 +20,11 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def report(args: argparse.Namespace) -> int:
     settings: Settings = args.settings
-    with Spool.in_dir(settings.data_dir) as spool:
+    with Spool.for_reading(settings.data_dir) as spool:
         info = spool.session(args.session)
         out = args.out or settings.data_dir / "reports" / f"{info.id}.html"
+        if spool.read_only and args.out is None:
+            out = Path.cwd() / f"{info.id}.html"  # not beside a spool on read-only media
         from pipeline.report.document import write_report  # matplotlib: ~1 s, only to draw
 
         write_report(spool, Aggregates(spool), info, out)

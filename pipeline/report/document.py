@@ -6,6 +6,7 @@ One self-contained file: session facts, the per-task (assessment) or per-hour
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,9 +37,14 @@ def write_report(spool: Spool, agg: Aggregates, info: SessionInfo, out: Path) ->
     text = render_report(spool, agg, info)
     private_dir(out.parent)  # health data: the directories we create are 0700
     tmp = out.with_name(out.name + ".tmp")
-    open_private(tmp)  # and the report 0600, whatever the umask
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out)  # a reader never sees half a report
+    try:
+        open_private(tmp)  # and the report 0600, whatever the umask
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out)  # a reader never sees half a report
+    except OSError:
+        with contextlib.suppress(OSError):  # half a report must not hold a full disk's room
+            tmp.unlink(missing_ok=True)
+        raise
     return out
 
 

@@ -50,6 +50,11 @@ _TABLES = (
 )
 
 
+def _name(create: str) -> str:
+    """The table a CREATE TABLE IF NOT EXISTS statement creates."""
+    return create.split()[5]
+
+
 @dataclass(frozen=True, slots=True)
 class HourRow:
     """One wrist over one hour of a monitoring session.
@@ -92,6 +97,12 @@ class Aggregates:
 
     def __init__(self, spool: Spool) -> None:
         self._spool = spool
+        if spool.read_only:
+            # read-only media: missing tables read as empty, nothing is written
+            have = {r[0] for r in spool.query("SELECT name FROM sqlite_master")}
+            missing = [t for t in _TABLES if t.startswith("CREATE TABLE") and _name(t) not in have]
+            spool.temporary_tables(missing)
+            return
         with spool.transaction() as db:
             for statement in _TABLES:
                 db.execute(statement)

@@ -212,14 +212,26 @@ def used_bytes(db: sqlite3.Connection) -> int:
     return (pages - free) * size
 
 
-def enforce_bound(db: sqlite3.Connection, max_bytes: int) -> dict[Stream, int]:
+# A full disk takes delivered rows and undelivered raw samples, never events or
+# link statistics: when those do not fit any more, the session ends (disk full).
+_DISK_PRUNE_ORDER = (
+    *((s, True) for s in (Stream.SAMPLES, Stream.LINK, Stream.EVENTS)),
+    (Stream.SAMPLES, False),
+)
+
+
+def enforce_bound(
+    db: sqlite3.Connection, max_bytes: int, *, disk_full: bool = False
+) -> dict[Stream, int]:
     """Delete oldest rows until the spool uses at most `max_bytes`; undelivered drops per stream.
 
     Every undelivered row deleted is added to its stream's `dropped` counter;
-    the caller tells the user (`Spool` logs it, at most once a minute).
+    the caller tells the user (`Spool` logs it, at most once a minute). With
+    `disk_full` only delivered rows and raw samples go.
     """
     lost: dict[Stream, int] = {}
-    for stream, delivered in _PRUNE_ORDER:
+    excess = 0
+    for stream, delivered in _DISK_PRUNE_ORDER if disk_full else _PRUNE_ORDER:
         while (excess := used_bytes(db) - max_bytes) > 0:
             done = cursor(db, stream)
             n = max(16, excess // _ROW_BYTES[stream])

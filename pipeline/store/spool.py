@@ -13,15 +13,26 @@ Delivery (pipeline/store/outbox.py): each table is drained in id order up to a
 cursor, and rows stay until the size bound (`max_bytes`) needs room: delivered
 rows go first, then undelivered raw samples, link statistics and events last,
 every undelivered drop counted and logged.
+
+The file system may fill before that bound (pipeline/store/disk.py): when less
+than `disk.HEADROOM_BYTES` is free, delivered rows and then raw samples make way,
+oldest first and counted the same way; events and session bookkeeping are never
+dropped for room. A write that still finds the disk full raises `SpoolFull`.
+
+`Spool.for_reading` opens a spool that cannot be written (read-only media, a
+directory that is not ours) query-only, see pipeline/store/readonly.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
+import os
 import re
 import secrets
+import shutil
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -32,7 +43,7 @@ from typing import Any
 
 from pipeline import private_files
 from pipeline.engine.events import MovementEvent
-from pipeline.store import outbox, owner, samples, schema, sessions
+from pipeline.store import disk, outbox, owner, readonly, samples, schema, sessions
 from pipeline.store.outbox import DeliveryStatus, Outgoing, Stream
 from pipeline.store.schema import SCHEMA_VERSION
 from pipeline.store.sessions import SessionInfo
@@ -57,6 +68,19 @@ class SpoolBusy(SpoolError):
     """Another connection held the write lock beyond the busy timeout; worth a retry."""
 
 
+class SpoolFull(SpoolError):
+    """The file system (or SQLite's page limit) had no room for a write; nothing of it stored."""
+
+
+class SpoolGone(SpoolError):
+    """The spool's directory vanished or can no longer be written (disk unplugged, ...)."""
+
+
+def _is_full(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF == sqlite3.SQLITE_FULL
+
+
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
     """A movement event with its spool row id and session."""
@@ -69,12 +93,25 @@ class StoredEvent:
 class Spool:
     """Sessions, movement events and raw samples in one SQLite file."""
 
-    def __init__(self, path: Path, *, max_bytes: int | None = None) -> None:
-        """Open or create the spool at `path`; `max_bytes` bounds it (None: unbounded)."""
+    def __init__(
+        self, path: Path, *, max_bytes: int | None = None, read_only: bool = False
+    ) -> None:
+        """Open or create the spool at `path`; `max_bytes` bounds it (None: unbounded).
+
+        `read_only`: open an existing spool query-only, never writing beside it.
+        """
         self.path = path
         self.max_bytes = max_bytes
+        self.read_only = read_only
+        self.opened_as = "read-write"
+        self._copy: Path | None = None  # the temporary copy a read-only spool reads
         self._untold: dict[Stream, int] = {}  # dropped rows not yet in a warning
         self._told_at = -DROP_WARNING_S
+        self._short = 0  # raw samples dropped for room since the last warning
+        self.place: disk.Place | None = None  # where a writable spool was opened
+        if read_only:
+            self._open_read_only()
+            return
         try:
             private_files.private_dir(path.parent)
         except OSError as exc:
@@ -102,11 +139,45 @@ class Spool:
         except SpoolError:
             self._db.close()
             raise
+        self.place = disk.Place.of(path)
 
     @classmethod
     def in_dir(cls, data_dir: Path, *, max_bytes: int | None = None) -> Spool:
         """The spool of a data directory (`<data_dir>/spool.sqlite`)."""
         return cls(data_dir / SPOOL_FILENAME, max_bytes=max_bytes)
+
+    @classmethod
+    def for_reading(cls, data_dir: Path, *, max_bytes: int | None = None) -> Spool:
+        """The spool of a data directory, read-only if it cannot be written there.
+
+        `opened_as` says how it was opened ("read-write", "read-only", ...).
+        """
+        path = data_dir / SPOOL_FILENAME
+        if path.is_file() and not (disk.writable(data_dir) and os.access(path, os.R_OK | os.W_OK)):
+            spool = cls(path, read_only=True)
+            log.warning("%s cannot be written here: reading it %s", path, spool.opened_as)
+            return spool
+        return cls(path, max_bytes=max_bytes)
+
+    def _open_read_only(self) -> None:
+        try:
+            self._db, self._copy, self.opened_as = readonly.connect(self.path, BUSY_TIMEOUT_S)
+        except (OSError, sqlite3.Error) as exc:
+            raise SpoolError(f"cannot read the spool {self.path}: {exc}") from exc
+        try:
+            if not self._has_table("meta"):
+                raise SpoolError(f"{self.path} is not a MirrorWatch spool")
+            version = self._schema_version()
+        except (SpoolError, sqlite3.Error) as exc:
+            self.close()
+            raise SpoolError(f"cannot read the spool {self.path}: {exc}") from exc
+        if version != SCHEMA_VERSION:
+            self.close()
+            raise SpoolError(
+                f"the spool {self.path} has schema version {version}, this MirrorWatch reads "
+                f"{SCHEMA_VERSION}, and it cannot be converted where it is (read-only): "
+                "copy it to a writable directory"
+            )
 
     def _setup(self) -> None:
         # Checked before switching to WAL, which rewrites the file header: a file that
@@ -121,6 +192,9 @@ class Spool:
             raise SpoolError(f"the spool {self.path} cannot use WAL mode (got {mode!r})")
         # FULL also syncs the WAL on every commit: a committed event survives power loss.
         self._db.execute("PRAGMA synchronous = FULL")
+        # A small WAL, cut back after each checkpoint: it must fit on a small card too.
+        self._db.execute(f"PRAGMA wal_autocheckpoint = {disk.WAL_PAGES}")
+        self._db.execute(f"PRAGMA journal_size_limit = {disk.WAL_PAGES * 4096 + disk.COMMIT_BYTES}")
         self._db.execute("PRAGMA foreign_keys = ON")
         if not self._has_table("meta"):
             with self._write() as db:
@@ -162,7 +236,9 @@ class Spool:
             # rather than failing halfway through the transaction.
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            error = SpoolBusy if "locked" in str(exc) else SpoolError
+            error = (
+                SpoolBusy if "locked" in str(exc) else SpoolFull if _is_full(exc) else SpoolError
+            )
             raise error(f"cannot write to the spool {self.path}: {exc}") from exc
         try:
             yield self._db
@@ -171,7 +247,8 @@ class Spool:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             if isinstance(exc, sqlite3.Error):
-                raise SpoolError(f"cannot write to the spool {self.path}: {exc}") from exc
+                error = SpoolFull if _is_full(exc) else SpoolError
+                raise error(f"cannot write to the spool {self.path}: {exc}") from exc
             raise
 
     def _require_session(self, session_id: str) -> None:
@@ -404,16 +481,81 @@ class Spool:
                 lost = outbox.enforce_bound(db, self.max_bytes)
             for stream, n in lost.items():
                 self._untold[stream] = self._untold.get(stream, 0) + n
+        with contextlib.suppress(SpoolFull):  # what was stored is stored; the next write says
+            self.make_room()
         now = time.monotonic()
-        if self._untold and now - self._told_at >= DROP_WARNING_S:
+        if (self._untold or self._short) and now - self._told_at >= DROP_WARNING_S:
             # a full spool prunes a little on every commit: one line a minute, not four a second
-            dropped = ", ".join(f"{n} {s.value}" for s, n in self._untold.items())
-            log.warning(
-                "spool over its size bound (%d bytes): dropped %s rows not yet delivered",
-                self.max_bytes,
-                dropped,
-            )
-            self._untold, self._told_at = {}, now
+            if self._untold:
+                dropped = ", ".join(f"{n} {s.value}" for s, n in self._untold.items())
+                log.warning(
+                    "spool over its size bound (%d bytes): dropped %s rows not yet delivered",
+                    self.max_bytes,
+                    dropped,
+                )
+            if self._short:
+                log.warning(
+                    "disk nearly full (%d kB free for %s): dropped %d raw samples, oldest "
+                    "first, to keep room for events",
+                    disk.free_bytes(self.path.parent) // 1024,
+                    self.path.parent,
+                    self._short,
+                )
+            self._untold, self._short, self._told_at = {}, 0, now
+
+    def make_room(self, at_least: int = 0) -> int:
+        """Drop delivered rows, then raw samples, oldest first, while the disk is short.
+
+        The disk is short when it cannot take a full WAL and one more commit
+        (`disk.HEADROOM_BYTES`) beside the free pages inside the spool; `at_least`
+        bytes of free pages are made in any case (after a write found it full).
+        Returns the bytes freed; dropped samples are counted as dropped (`status`).
+        """
+        db = self._db
+        free_pages = int(db.execute("PRAGMA freelist_count").fetchone()[0])
+        page = int(db.execute("PRAGMA page_size").fetchone()[0])
+        wal_growth = max(0, disk.WAL_PAGES * page + disk.COMMIT_BYTES - disk.wal_bytes(self.path))
+        room = disk.free_bytes(self.path.parent) + free_pages * page
+        deficit = max(wal_growth + disk.COMMIT_BYTES - room, at_least - free_pages * page)
+        if deficit <= 0:
+            return 0
+        with self._write() as db:
+            used = outbox.used_bytes(db)
+            lost = outbox.enforce_bound(db, used - deficit, disk_full=True)
+            freed = used - outbox.used_bytes(db)
+            outbox.set_meta(db, {"disk_short_at": repr(time.time())})
+        self._short += lost.get(Stream.SAMPLES, 0)
+        return freed
+
+    def room(self) -> disk.Room:
+        """Free space, reserve and the last shortage, for `mirrorwatch status`."""
+        rows = self._db.execute("SELECT value FROM meta WHERE key = 'disk_short_at'").fetchall()
+        return disk.room(self.path, float(rows[0][0]) if rows else None, self.read_only)
+
+    def temporary_tables(self, statements: Sequence[str]) -> None:
+        """Create tables a read-only spool lacks as empty TEMP tables (this connection only)."""
+        self._db.execute("PRAGMA query_only = OFF")  # main stays read-only: opened so
+        try:
+            for sql in statements:
+                self._db.execute(sql.replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
+        finally:
+            self._db.execute("PRAGMA query_only = ON")
+
+    def release_reserve(self) -> bool:
+        """Give the reserve file's room to the last writes (disk full); True if there was one."""
+        return disk.release_reserve(self.path.parent)
+
+    def make_reserve(self) -> bool:
+        """Keep room for the last writes of a session; False if the disk had none left."""
+        return disk.make_reserve(self.path.parent)
+
+    def check_place(self) -> None:
+        """Raise SpoolGone if the spool's directory vanished or turned unwritable."""
+        if self.place is not None:
+            try:
+                self.place.check()
+            except disk.PlaceError as exc:
+                raise SpoolGone(str(exc)) from None
 
     # -- tables kept beside the spool's own (pipeline/store/aggregates.py) ---------
 
@@ -437,6 +579,9 @@ class Spool:
     def close(self) -> None:
         """Close the connection; every stored row is already committed."""
         self._db.close()
+        if self._copy is not None:
+            shutil.rmtree(self._copy, ignore_errors=True)
+            self._copy = None
 
     def __enter__(self) -> Spool:
         return self
