@@ -92,7 +92,12 @@ def activity_plot(
         for w in windows:
             if w.end > lo and w.start < hi:
                 ax.axvspan(max(w.start, lo), min(w.end, hi), color="#eeeeee", zorder=0)
-                ax.text(max(w.start, lo), top * 1.02, w.name, fontsize=7, va="bottom")
+                if w.start > hi - 0.1 * segment and w.end > hi:
+                    continue  # named on the next row, where most of it is
+                right = w.start > hi - 0.1 * segment  # a short window at the row's end
+                x = min(w.end, hi) if right else max(w.start, lo)
+                ha = "right" if right else "left"
+                ax.text(x, top * 1.02, w.name, fontsize=7, va="bottom", ha=ha)
         for side, (t, v) in traces.items():
             sel = (t >= lo) & (t < hi)
             ax.plot(t[sel], v[sel], lw=0.7, color=COLOURS[side], label=f"{side.value} wrist")
@@ -108,7 +113,8 @@ def activity_plot(
         ax.set_ylim(0, top * 1.15)
         ax.set_ylabel("rad/s", fontsize=8)
         ax.tick_params(labelsize=7)
-    axes[0].legend(loc="upper right", fontsize=7, ncol=2)
+    # above the first row, where no task name or mark is drawn
+    axes[0].legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=7, ncol=2)
     axes[-1].set_xlabel("session time, s (triangle: mirror activity of that hand, with grade)")
     fig.tight_layout()
     return fig
@@ -142,6 +148,8 @@ def distributions(events: Sequence[MovementEvent], ratio_limit: float | None = N
         )
     if ratio_limit is not None:
         ax_r.axvline(ratio_limit, color="black", ls="--", lw=1, label=f"limit {ratio_limit:.2f}")
+    ax_r.set_xlim(0, 1)  # the bins' range: no tick spills towards the next panel
+    ax_l.set_xlim(-250, 250)
     ax_r.set_xlabel("mirror ratio (mirroring hand / moving hand)")
     ax_l.set_xlabel("lag of the mirroring hand, ms")
     for ax in (ax_r, ax_l):
@@ -227,9 +235,17 @@ def overlapping_texts(fig: Figure) -> list[tuple[str, str]]:
     For tests and for the report's own check: a label drawn over another is unreadable.
     """
     renderer = _renderer(fig)
+    hidden = set()  # tick labels outside the view: kept by matplotlib, never drawn
+    for ax in fig.axes:
+        for labels, (lo, hi), i in (
+            (ax.get_xticklabels(), sorted(ax.get_xlim()), 0),
+            (ax.get_yticklabels(), sorted(ax.get_ylim()), 1),
+        ):
+            span = 1e-9 * (hi - lo)
+            hidden |= {id(t) for t in labels if not lo - span <= t.get_position()[i] <= hi + span}
     boxes = []
     for text in fig.findobj(matplotlib.text.Text):
-        if not text.get_visible() or not text.get_text().strip():
+        if id(text) in hidden or not text.get_visible() or not text.get_text().strip():
             continue
         box = text.get_window_extent(renderer)
         if box.width > 0 and box.height > 0:
