@@ -14,6 +14,7 @@ import matplotlib.text
 import numpy as np
 from matplotlib.backend_bases import RendererBase
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from pipeline.engine.events import Kind, MovementEvent
 from pipeline.store.aggregates import HourRow
@@ -208,6 +209,12 @@ def hourly_figure(hours: Sequence[HourRow]) -> bytes:
     ax_m.set_ylabel("mirror / 100 onsets")
     ax_w.set_ylabel("worn, min")
     ax_w.set_xlabel("hour of the session")
+    # whole hours from the first, counts from zero: no fractional or negative hours
+    last = max((h.hour for h in hours), default=0)
+    ax_w.set_xlim(-0.5, last + 0.5)
+    ax_w.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_m.set_ylim(bottom=0)
+    ax_w.set_ylim(0, 62)
     ax_m.legend(fontsize=8)
     ax_w.legend(fontsize=8)
     fig.tight_layout()
@@ -223,6 +230,8 @@ def daily_figure(days: Sequence[tuple[str, dict[Side, float | None]]]) -> bytes:
         y = np.array([np.nan if (v := d[1][side]) is None else v for d in days])
         ax.plot(x, y, "o-", color=COLOURS[side], label=f"{side.value} active")
     ax.set_xticks(x, [d[0] for d in days], fontsize=8)
+    ax.set_xlim(-0.5, len(days) - 0.5)  # whole days only
+    ax.set_ylim(bottom=0)
     ax.set_ylabel("mirror / 100 onsets")
     ax.legend(fontsize=8)
     fig.tight_layout()

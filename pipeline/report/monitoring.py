@@ -11,6 +11,7 @@ from pipeline.report.html import facts, image, num, table
 from pipeline.store.aggregates import Aggregates, HourRow
 from pipeline.store.sessions import SessionInfo
 from pipeline.store.spool import Spool
+from pipeline.workflows.monitoring import SIDE_NOTE
 from sensors.types import Side
 
 
@@ -84,11 +85,27 @@ def daily_rates(
     ]
 
 
+_SIDE_WORDS = {
+    "expected": "on the expected wrists (the swapped-wrist check decided)",
+    "swapped": "SWAPPED: the left sensor seems to be on the right wrist (see the warnings)",
+    "undecided": "UNDECIDED: too little movement for the swapped-wrist check to decide",
+}
+
+
 def _warnings(agg: Aggregates, info: SessionInfo) -> list[str]:
+    """Wear and side statements that say what was decided, and "undecided" when not."""
     warnings = agg.warnings(info.id)
-    out = ["<h2>Warnings</h2>"]
+    side = agg.note(info.id, SIDE_NOTE)
+    nonwear = any(w.kind == "non-wear" for w in warnings)
+    out = ["<h2>Wear and sides</h2>"]
+    items: list[tuple[str, object]] = [
+        ("wear", "non-wear found (see the warnings)" if nonwear else "worn throughout"),
+        ("sides", _SIDE_WORDS.get(side or "", "not recorded for this session")),
+    ]
+    out.append(facts(items))
+    out.append("<h3>Warnings</h3>")
     if not warnings:
-        return [*out, "<p>None: both sensors worn, on the expected wrists.</p>"]
+        return [*out, "<p>None raised.</p>"]
     rows = [
         [f"{w.t / 3600:.2f} h", "-" if w.side is None else w.side.value, w.kind, w.message]
         for w in warnings

@@ -20,6 +20,9 @@ HOUR = 3600.0  # s
 DAY = 86400.0  # s
 DECISION_MARGIN = 10.0  # s after an hour's end by which its last movements are decided
 
+SIDE_NOTE = "side_check"
+"""Spool note of a monitoring session: `Monitor.side_state` at its end."""
+
 
 @dataclass(frozen=True, slots=True)
 class Counts:
@@ -82,6 +85,12 @@ class Monitor:
             self._mirror = {Side.L: 0, Side.R: 0}
         self._onsets[event.active] += 1
         self._mirror[event.active] += event.kind is Kind.MIRROR
+
+    @property
+    def side_state(self) -> str:
+        """What the swapped-wrist check found: "swapped", "expected" or "undecided"."""
+        swapped = self._side_check.swapped()
+        return "undecided" if swapped is None else "swapped" if swapped else "expected"
 
     @property
     def counts(self) -> Counts:

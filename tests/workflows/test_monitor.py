@@ -14,6 +14,7 @@ from workflow_run import mirrorwatch
 
 from pipeline.store.aggregates import Aggregates
 from pipeline.store.spool import Spool
+from pipeline.workflows.monitoring import SIDE_NOTE
 from sensors.types import Side
 
 
@@ -53,7 +54,15 @@ def test_simulated_monitoring_stores_hours_and_reports_the_trend(tmp_path: Path)
     text = report.read_text(encoding="utf-8")
     assert "Hourly trend" in text
     assert "Daily trend" in text
-    assert "None: both sensors worn" in text
+    assert "worn throughout" in text
+    # the side statement says what the check found, and "undecided" when it did not decide
+    with Spool.in_dir(data) as spool:
+        side = Aggregates(spool).note(info.id, SIDE_NOTE)
+    assert side in ("expected", "swapped", "undecided")
+    assert {"expected": "on the expected wrists", "swapped": "SWAPPED", "undecided": "UNDECIDED"}[
+        side
+    ] in text
+    assert "both sensors worn, on the expected wrists" not in text
     r2 = mirrorwatch(data, "report", "--session", info.id, "--out", str(tmp_path / "r.html"))
     assert r2.returncode == 0, r2.stderr
 
