@@ -21,7 +21,7 @@ from pipeline.store.aggregates import Aggregates
 from pipeline.store.outbox import DeliveryStatus
 from pipeline.store.spool import Spool
 from pipeline.store.write_queue import WriteQueue
-from pipeline.workflows.monitoring import Monitor
+from pipeline.workflows.monitoring import SIDE_NOTE, Monitor
 from sensors.simulated import SimConfig, Simulation, simulate
 from sensors.types import ImuBlock, Side
 
@@ -112,6 +112,7 @@ def monitor(args: argparse.Namespace) -> int:
         agg.add_warnings(info.id, mon.warnings())
         status.close(clock["t"], mon)
         out = settings.data_dir / "reports" / f"{info.id}.html"
+        agg.set_note(info.id, SIDE_NOTE, mon.side_state)  # the report says "undecided" too
         from pipeline.report.document import write_report  # matplotlib: ~1 s, only to draw
 
         try:
