@@ -189,6 +189,8 @@ async def run_session(
             decided(engine.flush())
         finally:
             computed.set()
+            if queue.on_put is not None:
+                queue.on_put()  # the writer's last round need not wait for its timer
 
     stored_all = asyncio.Event()
 
@@ -380,11 +382,13 @@ def _warn_dropped(queue: WriteQueue, warned: tuple[float, int]) -> tuple[float, 
     return warned
 
 
-def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[T]]) -> T:
+def run_until_signalled(
+    main: Callable[[asyncio.Event], Awaitable[T]], received: list[signal.Signals] | None = None
+) -> T:
     """Run `main(stop)` in a new event loop; SIGINT and SIGTERM set `stop`.
 
     A second signal while stopping interrupts for good, for a user whose
-    clean shutdown is itself stuck.
+    clean shutdown is itself stuck. The signals are appended to `received`.
     """
 
     async def runner() -> T:
@@ -392,13 +396,15 @@ def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[T]]) -> T:
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
 
-        def request_stop() -> None:
+        def request_stop(sig: signal.Signals) -> None:
+            if received is not None:
+                received.append(sig)
             if stop.is_set() and task is not None:
                 task.cancel()
             stop.set()
 
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, request_stop)
+            loop.add_signal_handler(sig, request_stop, sig)
         try:
             return await main(stop)
         finally:

@@ -27,6 +27,7 @@ from sensors.types import ImuBlock, Side
 
 POLL_S = 0.01  # s between pulls: what a block waits at most beyond its arrival
 _OPEN_TIMEOUT_S = 10.0
+_NAMESAKE_WAIT_S = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +44,11 @@ def open_wrists(names: tuple[str, str], timeout: float) -> dict[Side, Wrist]:
     """Find both streams by name within `timeout` s and subscribe; ValueError says why not."""
     wrists: dict[Side, Wrist] = {}
     for side, name in zip(Side, names, strict=True):
-        found = pylsl.resolve_byprop("name", name, 2, timeout)
+        found = pylsl.resolve_byprop("name", name, 1, timeout)
         if not found:
             raise ValueError(f"no LSL stream named {name!r} found within {timeout:g} s")
+        # answers come within milliseconds on a LAN: a short second look finds namesakes
+        found = pylsl.resolve_byprop("name", name, 2, _NAMESAKE_WAIT_S) or found
         if len(found) > 1:
             ids = ", ".join(repr(i.source_id()) for i in found)
             raise ValueError(f"several LSL streams named {name!r} (source ids {ids})")

@@ -46,4 +46,4 @@ def required_everywhere() -> bool:
 def _missing(reason: str) -> NoReturn:
     if required_everywhere():
         pytest.fail(f"{reason}; {REQUIRE_ALL} is set, so it must be there", pytrace=False)
-    pytest.skip(reason)
+    pytest.skip(reason, allow_module_level=True)  # also from a test module's import

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import signal
 import sys
 import time
 from typing import TextIO
@@ -106,20 +107,24 @@ def monitor(args: argparse.Namespace) -> int:
                 wait_for_store=args.speed is None and not opened.live,
             )
 
-        result = run_until_signalled(main)
+        signals: list[signal.Signals] = []
+        result = run_until_signalled(main, signals)
         finish(pub)
         agg.put_hours(info.id, mon.flush())
         agg.add_warnings(info.id, mon.warnings())
         status.close(clock["t"], mon)
         out = settings.data_dir / "reports" / f"{info.id}.html"
         agg.set_note(info.id, SIDE_NOTE, mon.side_state)  # the report says "undecided" too
-        from pipeline.report.document import write_report  # matplotlib: ~1 s, only to draw
-
         try:
+            if signal.SIGTERM in signals:
+                # the machine is shutting down: drawing takes seconds it may not give
+                raise OSError("stopped by SIGTERM")
+            from pipeline.report.document import write_report  # matplotlib: ~1 s
+
             write_report(spool, agg, spool.session(info.id), out)
             written = f"report {out}"
         except OSError as e:  # a full disk costs the report, not the session
-            written = f"report not written ({e.strerror or e}): `mirrorwatch report --out FILE`"
+            written = f"report not written ({e.strerror or e}): `mirrorwatch report` writes it"
         hours = agg.hours(info.id)
     for side in Side:
         mine = [h for h in hours if h.side is side]

@@ -49,7 +49,7 @@ from influxdb_client.service.write_service import WriteService
 from pipeline.settings import InfluxSettings
 from pipeline.store import outbox
 from pipeline.store.outbox import DeliveryStatus, Outgoing, Stream
-from pipeline.store.spool import Spool
+from pipeline.store.spool import Spool, SpoolFull
 
 log = logging.getLogger(__name__)
 
@@ -459,13 +459,20 @@ async def deliver(
     age, the last error) about every `status_every_s`, for a live view.
     """
     reported: str | None = None
-    told_at = -math.inf
+    told_at = full_at = -math.inf
     while not finished.is_set():
         if on_status is not None and time.monotonic() - told_at >= status_every_s:
             told_at = time.monotonic()
             on_status(await asyncio.to_thread(writer.spool.delivery_status))
         try:
             busy = await asyncio.to_thread(writer.step)
+        except SpoolFull as e:
+            # the acknowledgement found no room: the rows go again (at-least-once, same
+            # points) once the session's writer has made room from raw samples
+            if time.monotonic() - full_at >= 60.0:
+                log.warning("delivered rows could not be marked: %s; retrying", e)
+                full_at = time.monotonic()
+            delay = poll_s
         except WriteFailed as e:
             await asyncio.to_thread(writer.spool.note_delivery_error, e.message)
             delay = writer.backoff.cap_s if e.needs_person else writer.backoff.next(e.retry_after)
