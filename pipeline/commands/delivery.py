@@ -164,15 +164,15 @@ def status(args: argparse.Namespace) -> int:
     return 0
 
 
-def delivery_line(d: DeliveryStatus, now: float) -> str:
-    """The live view's word on delivery: pending rows, the oldest's age, a current error."""
-    if d.total_pending == 0:
-        text = "influx: up to date"
 def _failing(d: DeliveryStatus) -> bool:
     """An error newer than the last delivery: one followed by a success is stale."""
     return d.last_error is not None and (d.last_delivery_at or 0.0) < (d.last_error_at or 0.0)
 
 
+def delivery_line(d: DeliveryStatus, now: float) -> str:
+    """The live view's word on delivery: pending rows, the oldest's age, a current error."""
+    if d.total_pending == 0:
+        text = "influx: up to date"
     else:
         age = _age(d.oldest_pending, now)
         text = f"influx: {d.total_pending} pending" + (f", oldest {age}" if age else "")
