@@ -112,9 +112,9 @@ def monitor(args: argparse.Namespace) -> int:
         finish(pub)
         agg.put_hours(info.id, mon.flush())
         agg.add_warnings(info.id, mon.warnings())
+        agg.set_note(info.id, SIDE_NOTE, mon.side_state)  # the report says "undecided" too
         status.close(clock["t"], mon)
         out = settings.data_dir / "reports" / f"{info.id}.html"
-        agg.set_note(info.id, SIDE_NOTE, mon.side_state)  # the report says "undecided" too
         try:
             if signal.SIGTERM in signals:
                 # the machine is shutting down: drawing takes seconds it may not give
