@@ -16,9 +16,11 @@ LEFT, RIGHT = "AA:BB:CC:DD:EE:01", "AA:BB:CC:DD:EE:02"
 # Configs that load fine, each written another way TOML allows.
 CONFIGS = {
     "inline table": 'data_dir = "data"\nble = { odr_hz = 200 }\n\n[spool]\nmax_mb = 64\n',
-    "dotted keys": "# gateway in the kitchen\nble.odr_hz = 200\n\n[spool] # small card\nmax_mb = 64\n",
+    "dotted keys": (
+        "# gateway in the kitchen\nble.odr_hz = 200\n\n[spool] # small card\nmax_mb = 64\n"
+    ),
     "table with comments": (
-        "[ble]\n# the wrists of p07\nleft = \"11:22:33:44:55:66\"\nodr_hz = 200 # fast\n\n"
+        '[ble]\n# the wrists of p07\nleft = "11:22:33:44:55:66"\nodr_hz = 200 # fast\n\n'
         "[spool]\nmax_mb = 64\n"
     ),
     "no ble table": "[spool]\nmax_mb = 64 # keep this comment\n",
