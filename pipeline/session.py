@@ -216,7 +216,7 @@ async def run_session(
                     busy = _warn_busy(e, busy)
                     finished = False
                 if room_state.last_resort and not stop.is_set():
-                    log.error("disk full: no room left for events; stopping the session")
+                    log.info("disk full: no room left for events; stopping the session")
                     stop.set()
                 if finished:
                     break

@@ -157,7 +157,18 @@ class Spool:
             spool = cls(path, read_only=True)
             log.warning("%s cannot be written here: reading it %s", path, spool.opened_as)
             return spool
-        return cls(path, max_bytes=max_bytes)
+        try:
+            return cls(path, max_bytes=max_bytes)
+        except SpoolError as exc:
+            if not path.is_file():
+                raise
+            # e.g. a full disk: SQLite cannot create its -shm; reading needs no room
+            try:
+                spool = cls(path, read_only=True)
+            except SpoolError:
+                raise exc from None
+            log.warning("%s: %s; reading it %s", path, exc, spool.opened_as)
+            return spool
 
     def _open_read_only(self) -> None:
         try:

@@ -19,14 +19,17 @@ def environment(home: Path) -> dict[str, str]:
     return {**env, "XDG_CONFIG_HOME": str(home / "config")}
 
 
-def mirrorwatch(home: Path, data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run to the end; `home` is the working directory (no mirrorwatch.toml in it)."""
+def mirrorwatch(
+    home: Path, data_dir: Path, *args: str, timeout: float = 100
+) -> subprocess.CompletedProcess[str]:
+    """Run to the end (at most `timeout` s); `home` is the working directory (no
+    mirrorwatch.toml in it)."""
     return subprocess.run(
         command(data_dir, *args),
         capture_output=True,
         text=True,
         env=environment(home),
         cwd=home,
-        timeout=100,
+        timeout=timeout,
         check=False,
     )
