@@ -9,6 +9,8 @@ Control point (write with response + indicate), little-endian:
 
 Device config (read), 10 bytes: u8 version = 1, u8 flags (bit0 gyro present, bit2 acc
 excludes gravity), u16 odr_hz, u32 tick_hz, u8 ranges, u8 samples per notification.
+`check_config` and `check_firmware_revision` are what the gateway demands of them on
+connecting (gatt.md, "Device config").
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sensors.protocols.base import MalformedPacket, Reason
 from sensors.protocols.mirrorwatch import (
     FLAG_GYRO,
     FLAG_LINEAR,
+    HEADER_SIZE,
     ODR_HZ,
     VERSION,
     AccRange,
@@ -38,6 +41,8 @@ __all__ = [
     "Opcode",
     "Response",
     "Status",
+    "check_config",
+    "check_firmware_revision",
     "decode_ranges",
     "encode_command",
     "encode_config",
@@ -235,3 +240,35 @@ def parse_config(data: bytes) -> DeviceConfig:
         linear=bool(flags & FLAG_LINEAR),
         samples_per_packet=per_packet,
     )
+
+
+PROFILE_TAG = "mw1"  # the Firmware Revision String's last word for profile v1
+_ATT_DEFAULT_PAYLOAD = 20  # ATT_MTU 23 - 3: what bleak reports when BlueZ does not say
+
+
+def check_firmware_revision(text: str) -> str | None:
+    """None when the Firmware Revision String (`<semver> mw1`) says profile v1, else why not."""
+    words = text.split()
+    if words and words[-1] == PROFILE_TAG:
+        return None
+    return f"firmware revision {text.strip()!r} is not MirrorWatch profile v1 ('<version> mw1')"
+
+
+def check_config(config: DeviceConfig, odr_hz: int, att_payload: int) -> str | None:
+    """None when the device config is what the gateway asked for and the link can carry,
+    else one line saying what is wrong.
+
+    `odr_hz` is the rate just set; `att_payload` the bytes one notification may carry
+    (ATT_MTU - 3). A payload of 20 is the default bleak reports when BlueZ does not say
+    (BlueZ < 5.62): the sensor itself refuses to start on a link that small (link.md).
+    """
+    if config.odr_hz != odr_hz:
+        return f"device config says {config.odr_hz} Hz after set odr {odr_hz} Hz"
+    per_sample = 12 if config.gyro else 6
+    fits = (att_payload - HEADER_SIZE) // per_sample
+    if att_payload > _ATT_DEFAULT_PAYLOAD and config.samples_per_packet > fits:
+        return (
+            f"device config: {config.samples_per_packet} samples per notification do not fit "
+            f"the link's ATT MTU of {att_payload + 3} bytes (at most {fits})"
+        )
+    return None

@@ -39,6 +39,7 @@ class MetaMotionS(Board):
     ]
     advertised_uuids: ClassVar[Sequence[str]] = [SERVICE]
     manufacturer_data: ClassVar[dict[int, bytes]] = {}
+    encrypted: ClassVar[dict[str, frozenset[str]]] = {}  # works unbonded
 
     acc_odr_code: int = 8
     acc_range_code: int = 2

@@ -73,6 +73,7 @@ class PolarVeritySense(Board):
     # Polar sensors advertise Heart Rate and Polar's company id, not PMD
     advertised_uuids: ClassVar[Sequence[str]] = [HR_SERVICE]
     manufacturer_data: ClassVar[dict[int, bytes]] = {0x006B: bytes([0x3F, 0x00, 0x00])}
+    encrypted: ClassVar[dict[str, frozenset[str]]] = {}  # works unbonded
 
     sdk_mode: bool = False
     running: dict[int, tuple[int, int]] = field(default_factory=dict)  # type -> rate, range

@@ -1,7 +1,9 @@
 """The reference wrist firmware, emulated: what a MirrorWatch IMU board does over GATT.
 
-It is written from the profile in the issue / firmware_notes, independently of
-sensors/protocols, so a decoder bug cannot hide behind a shared encoder. The board
+It is written from firmware_notes/ (gatt.md, packet.md) independently of
+sensors/protocols, so a decoder bug cannot hide behind a shared encoder; that both
+follow the notes is checked against the notes' own byte examples in
+test_firmware_conformance.py. The board
 samples from power-on whether or not anyone listens: its tick counter, sample index
 and packet sequence number run freely, so packets produced while the link is down
 show up as a sequence gap after reconnecting, as on the real board.
@@ -31,6 +33,8 @@ BATTERY_LEVEL_UUID = "00002a19-0000-1000-8000-00805f9b34fb"
 DIS_SERVICE_UUID = "0000180a-0000-1000-8000-00805f9b34fb"
 MANUFACTURER_UUID = "00002a29-0000-1000-8000-00805f9b34fb"
 MODEL_UUID = "00002a24-0000-1000-8000-00805f9b34fb"
+SERIAL_UUID = "00002a25-0000-1000-8000-00805f9b34fb"
+HARDWARE_REV_UUID = "00002a27-0000-1000-8000-00805f9b34fb"
 FIRMWARE_REV_UUID = "00002a26-0000-1000-8000-00805f9b34fb"
 
 ACC_RANGES_G = (2, 4, 8, 16)
@@ -38,9 +42,11 @@ GYRO_RANGES_DPS = (125, 250, 500, 1000, 2000)
 ODRS_HZ = (50, 100, 200, 400)
 G = 9.80665
 
-# control point opcodes and reply status codes
+# control point opcodes and reply status codes (gatt.md, "Control point")
 OP_START, OP_STOP, OP_SET_ODR, OP_SET_RANGES, OP_SYNC = 0x01, 0x02, 0x03, 0x04, 0x05
-STATUS_OK, STATUS_BAD_PARAM, STATUS_UNKNOWN_OP = 0x00, 0x01, 0x02
+STATUS_OK, STATUS_UNSUPPORTED, STATUS_INVALID_ARGUMENT = 0x00, 0x01, 0x02
+ARGUMENT_BYTES = {OP_START: 0, OP_STOP: 0, OP_SET_ODR: 2, OP_SET_RANGES: 1, OP_SYNC: 0}
+FLAG_GYRO, FLAG_RESTARTED = 0x01, 0x02
 
 Notify = Callable[[str, bytes], None]  # (characteristic UUID, value)
 # (service UUID, handle, [(characteristic UUID, handle, flags)])
@@ -48,11 +54,16 @@ GattTable = Sequence[tuple[str, int, Sequence[tuple[str, int, Sequence[str]]]]]
 
 
 class Firmware(Protocol):
-    """What the emulated BlueZ needs of a board, whatever its make."""
+    """What the emulated BlueZ needs of a board, whatever its make.
+
+    `encrypted` names, per characteristic UUID, the operations ("read", "write",
+    "notify") that need an encrypted link, i.e. a bond (gatt.md, "Security").
+    """
 
     gatt_table: ClassVar[GattTable]
     advertised_uuids: ClassVar[Sequence[str]]
     manufacturer_data: ClassVar[dict[int, bytes]]
+    encrypted: ClassVar[dict[str, frozenset[str]]]
 
     def power_on(self) -> None: ...
 
@@ -74,6 +85,8 @@ DIS_TABLE = (
         (MANUFACTURER_UUID, 0x0031, ["read"]),
         (MODEL_UUID, 0x0033, ["read"]),
         (FIRMWARE_REV_UUID, 0x0035, ["read"]),
+        (SERIAL_UUID, 0x0037, ["read"]),
+        (HARDWARE_REV_UUID, 0x0039, ["read"]),
     ],
 )
 BATTERY_TABLE = (BATTERY_SERVICE_UUID, 0x0020, [(BATTERY_LEVEL_UUID, 0x0021, ["read", "notify"])])
@@ -102,6 +115,8 @@ class FirmwareConfig:
     gyro_range: int = 4  # index into GYRO_RANGES_DPS
     battery: int = 87
     seed: int = 0
+    firmware_revision: str = "1.0.0 mw1"  # `<semver> mw1`: profile v1
+    serial: str = "EMU-0001"
 
 
 @dataclass
@@ -123,6 +138,13 @@ class WristFirmware:
     ]
     advertised_uuids: ClassVar[Sequence[str]] = [SERVICE_UUID]
     manufacturer_data: ClassVar[dict[int, bytes]] = {}
+    # security mode 1 level 2: the IMU data CCCD, the control point (write and CCCD) and
+    # the device config; Battery and Device Information stay open for `scan`
+    encrypted: ClassVar[dict[str, frozenset[str]]] = {
+        DATA_UUID: frozenset({"notify"}),
+        CONTROL_UUID: frozenset({"write", "notify"}),
+        CONFIG_UUID: frozenset({"read"}),
+    }
 
     config: FirmwareConfig
     clock: Callable[[], float]
@@ -179,44 +201,58 @@ class WristFirmware:
             self.write_control(value)
 
     def write_control(self, value: bytes) -> None:
-        op = value[0] if value else 0
+        """One request, answered by exactly one indication: 0x80|opcode, status[, tick]."""
+        op = value[0] if value else 0  # an empty write is answered for opcode 0
+        args = value[1:]
         status = STATUS_OK
         extra = b""
-        if op == OP_START:
+        if not value:
+            status = STATUS_INVALID_ARGUMENT
+        elif op not in ARGUMENT_BYTES:
+            status = STATUS_UNSUPPORTED
+        elif len(args) != ARGUMENT_BYTES[op]:
+            status = STATUS_INVALID_ARGUMENT
+        elif op == OP_START:
             self._started = True
         elif op == OP_STOP:
             self._started = False
-        elif op == OP_SET_ODR and len(value) == 3:
-            odr = struct.unpack_from("<H", value, 1)[0]
+        elif op == OP_SET_ODR:
+            odr = struct.unpack("<H", args)[0]
             if odr in ODRS_HZ:
                 self._next_odr = odr
             else:
-                status = STATUS_BAD_PARAM
-        elif op == OP_SET_RANGES and len(value) == 2:
-            acc, gyro = value[1] & 0x0F, value[1] >> 4
+                status = STATUS_INVALID_ARGUMENT
+        elif op == OP_SET_RANGES:
+            acc, gyro = args[0] & 0x0F, args[0] >> 4
             if acc < len(ACC_RANGES_G) and gyro < len(GYRO_RANGES_DPS):
                 self.config.acc_range, self.config.gyro_range = acc, gyro
             else:
-                status = STATUS_BAD_PARAM
+                status = STATUS_INVALID_ARGUMENT
         elif op == OP_SYNC:
             extra = struct.pack("<I", self._tick_at(self.clock()))
-        else:
-            status = STATUS_UNKNOWN_OP
         if self._notify is not None:
             self._notify(CONTROL_UUID, bytes([0x80 | op, status]) + extra)
+
+    def device_config(self) -> bytes:
+        """The 10-byte device config: what the board streams now, or from its next packet."""
+        c = self.config
+        odr = c.odr_hz if self._next_odr is None else self._next_odr
+        ranges = c.acc_range | c.gyro_range << 4
+        # version 1; flags: gyroscope present, gravity included
+        return struct.pack("<BBHIBB", 1, FLAG_GYRO, odr, c.tick_hz, ranges, c.samples_per_packet)
 
     def read(self, uuid: str) -> bytes:
         c = self.config
         if uuid == BATTERY_LEVEL_UUID:
             return bytes([c.battery])
         if uuid == CONFIG_UUID:
-            # version, odr, ranges, samples per packet, tick rate
-            ranges = c.acc_range | c.gyro_range << 4
-            return struct.pack("<BHBBI", 1, c.odr_hz, ranges, c.samples_per_packet, c.tick_hz)
+            return self.device_config()
         return {
-            MANUFACTURER_UUID: b"MirrorWatch",
-            MODEL_UUID: b"MW-IMU1 (emulated)",
-            FIRMWARE_REV_UUID: b"1.0.0",
+            MANUFACTURER_UUID: b"MirrorWatch (emulated)",
+            MODEL_UUID: b"MW-1",
+            FIRMWARE_REV_UUID: c.firmware_revision.encode(),
+            SERIAL_UUID: c.serial.encode(),
+            HARDWARE_REV_UUID: b"B",
         }.get(uuid, b"")
 
     def send_garbage(self, payload: bytes) -> None:
@@ -281,7 +317,7 @@ class WristFirmware:
 
     def _pack(self, first: int, raw: np.ndarray) -> bytes:
         c = self.config
-        flags = 0b011 if self._restarted else 0b001  # gyro present; gravity included
+        flags = FLAG_GYRO | (FLAG_RESTARTED if self._restarted else 0)  # gravity included
         self._restarted = False
         tick = self._tick_at(self._sample_time(first))
         ranges = c.acc_range | c.gyro_range << 4
