@@ -124,7 +124,7 @@ async def run_session(
     patience = min(queue.max_samples, 2 * _COMMIT_SAMPLES)
     stored: list[MovementEvent] = []
     room_state = _Room()
-    if not await asyncio.to_thread(spool.make_reserve):
+    if not await asyncio.to_thread(spool.guard.make_reserve):
         log.warning(
             "no room for the spool's reserve (%d kB) in %s: a full disk may end "
             "this session without its last events",
@@ -257,7 +257,8 @@ async def run_session(
         log.warning("disk full: %d raw samples found no room", room_state.dropped)
     if room_state.last_resort:
         _end_disk_full(spool, session_id)
-    spool.end_session(session_id, time.time(), "stopped" if stopped else "source ended")
+    reason = "stopped" if stopped else "source ended"
+    _must(spool, room_state, lambda s: s.end_session(session_id, time.time(), reason))
     return SessionResult(
         info=spool.session(session_id),
         events=stored,
@@ -293,7 +294,7 @@ def _commit(
     What is committed leaves `taken`, so after a failure it holds just the rest.
     Raises SpoolGone first if the spool's directory is gone or read-only.
     """
-    spool.check_place()
+    spool.guard.check_place()
     while taken.writes:
         _must(spool, room, taken.writes[0])
         del taken.writes[0]
@@ -324,7 +325,7 @@ def _fits(spool: Spool, session_id: str, blocks: list[ImuBlock]) -> bool:
 
 def _made_room(spool: Spool) -> bool:
     try:
-        return spool.make_room(disk.COMMIT_BYTES) > 0
+        return spool.guard.make_room(disk.COMMIT_BYTES) > 0
     except SpoolFull:
         return False
 
@@ -346,7 +347,7 @@ def _must(spool: Spool, room: _Room, write: Callable[[Spool], object]) -> None:
                 return
     if not room.last_resort:
         room.last_resort = True
-        spool.release_reserve()
+        spool.guard.release_reserve()
     try:
         write(spool)
     except SpoolFull as exc:

@@ -133,7 +133,7 @@ def status(args: argparse.Namespace) -> int:
         counts = spool.counts()
         delivery = spool.delivery_status()
         path = spool.path
-        room = spool.room()
+        room = spool.guard.status()
     now = time.time()
     target = None
     if settings.influx is not None:

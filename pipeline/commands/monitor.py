@@ -20,7 +20,7 @@ from pipeline.session import SessionResult, run_session, run_until_signalled
 from pipeline.settings import Settings
 from pipeline.store.aggregates import Aggregates
 from pipeline.store.outbox import DeliveryStatus
-from pipeline.store.spool import Spool
+from pipeline.store.spool import Spool, SpoolFull
 from pipeline.store.write_queue import WriteQueue
 from pipeline.workflows.monitoring import SIDE_NOTE, Monitor
 from sensors.simulated import SimConfig, Simulation, simulate
@@ -110,9 +110,17 @@ def monitor(args: argparse.Namespace) -> int:
         signals: list[signal.Signals] = []
         result = run_until_signalled(main, signals)
         finish(pub)
-        agg.put_hours(info.id, mon.flush())
-        agg.add_warnings(info.id, mon.warnings())
-        agg.set_note(info.id, SIDE_NOTE, mon.side_state)  # the report says "undecided" too
+        last_hours, last_warnings = mon.flush(), mon.warnings()  # taken once: retried below
+
+        def last_rows() -> None:
+            agg.put_hours(info.id, last_hours)
+            agg.add_warnings(info.id, last_warnings)
+            agg.set_note(info.id, SIDE_NOTE, mon.side_state)  # the report says "undecided" too
+
+        try:
+            spool.guard.with_room(last_rows)
+        except SpoolFull as e:  # the session and its events are stored: say so, go on
+            status.say(f"warning: the last hourly rows were not stored: {e}")
         status.close(clock["t"], mon)
         out = settings.data_dir / "reports" / f"{info.id}.html"
         try:

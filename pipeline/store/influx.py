@@ -474,7 +474,8 @@ async def deliver(
                 full_at = time.monotonic()
             delay = poll_s
         except WriteFailed as e:
-            await asyncio.to_thread(writer.spool.note_delivery_error, e.message)
+            with contextlib.suppress(SpoolFull):  # a note for `status`, not worth a session
+                await asyncio.to_thread(writer.spool.note_delivery_error, e.message)
             delay = writer.backoff.cap_s if e.needs_person else writer.backoff.next(e.retry_after)
             if e.needs_person and e.message != reported:
                 log.error("InfluxDB delivery stopped: %s", e.message)
@@ -488,6 +489,10 @@ async def deliver(
             delay = poll_s
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(finished.wait(), delay)
-    result = await asyncio.to_thread(writer.push, final_timeout_s)
+    try:
+        result = await asyncio.to_thread(writer.push, final_timeout_s)
+    except SpoolFull as e:
+        log.warning("delivery stopped: %s; `mirrorwatch push` sends the rest", e)
+        return
     if result.pending:
         log.warning("%d rows still pending delivery: `mirrorwatch push` sends them", result.pending)

@@ -212,12 +212,10 @@ def used_bytes(db: sqlite3.Connection) -> int:
     return (pages - free) * size
 
 
-# A full disk takes delivered rows and undelivered raw samples, never events or
-# link statistics: when those do not fit any more, the session ends (disk full).
-_DISK_PRUNE_ORDER = (
-    *((s, True) for s in (Stream.SAMPLES, Stream.LINK, Stream.EVENTS)),
-    (Stream.SAMPLES, False),
-)
+# A full disk takes delivered raw samples and link rows, then undelivered raw samples,
+# never events (a few hundred bytes each, and what `events` and `report` read here)
+# or undelivered link rows: when those do not fit, the session ends (disk full).
+_DISK_PRUNE_ORDER = ((Stream.SAMPLES, True), (Stream.LINK, True), (Stream.SAMPLES, False))
 
 
 def enforce_bound(
@@ -227,7 +225,7 @@ def enforce_bound(
 
     Every undelivered row deleted is added to its stream's `dropped` counter;
     the caller tells the user (`Spool` logs it, at most once a minute). With
-    `disk_full` only delivered rows and raw samples go.
+    `disk_full` only raw samples and delivered link rows go.
     """
     lost: dict[Stream, int] = {}
     excess = 0

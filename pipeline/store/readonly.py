@@ -22,6 +22,37 @@ import tempfile
 from pathlib import Path
 
 from pipeline.store import disk
+from pipeline.store.errors import SpoolError
+
+
+def open_spool(
+    path: Path, timeout: float, schema_version: int
+) -> tuple[sqlite3.Connection, Path | None, str]:
+    """`connect`, then check it is a spool of `schema_version`; SpoolError if not.
+
+    An older spool cannot be converted where it is: the user is told to copy it.
+    """
+    try:
+        db, copy, how = connect(path, timeout)
+    except (OSError, sqlite3.Error) as exc:
+        raise SpoolError(f"cannot read the spool {path}: {exc}") from exc
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        version = int(row[0]) if row is not None and str(row[0]).isdigit() else None
+    except sqlite3.Error:
+        version = None
+    if version != schema_version:
+        db.close()
+        if copy is not None:
+            shutil.rmtree(copy, ignore_errors=True)
+        if version is None:
+            raise SpoolError(f"cannot read the spool {path}: not a MirrorWatch spool")
+        raise SpoolError(
+            f"the spool {path} has schema version {version}, this MirrorWatch reads "
+            f"{schema_version}, and it cannot be converted where it is (read-only): "
+            "copy it to a writable directory"
+        )
+    return db, copy, how
 
 
 def connect(path: Path, timeout: float) -> tuple[sqlite3.Connection, Path | None, str]:

@@ -44,7 +44,9 @@ from typing import Any
 from pipeline import private_files
 from pipeline.engine.events import MovementEvent
 from pipeline.store import disk, outbox, owner, readonly, samples, schema, sessions
+from pipeline.store.errors import SpoolBusy, SpoolError, SpoolFull, SpoolGone, is_full
 from pipeline.store.outbox import DeliveryStatus, Outgoing, Stream
+from pipeline.store.room import DiskGuard
 from pipeline.store.schema import SCHEMA_VERSION
 from pipeline.store.sessions import SessionInfo
 from sensors.types import ImuBlock, Side
@@ -56,29 +58,10 @@ BUSY_TIMEOUT_S = 10.0
 DROP_WARNING_S = 60.0
 """Rows dropped by the size bound are logged at most this often (s), as totals."""
 
+__all__ = ["Spool", "SpoolBusy", "SpoolError", "SpoolFull", "SpoolGone", "StoredEvent"]
+
 _SUBJECT_RE = re.compile(SUBJECT_PATTERN)
 log = logging.getLogger(__name__)
-
-
-class SpoolError(Exception):
-    """A spool problem worth one line to the user (bad file, unknown session, ...)."""
-
-
-class SpoolBusy(SpoolError):
-    """Another connection held the write lock beyond the busy timeout; worth a retry."""
-
-
-class SpoolFull(SpoolError):
-    """The file system (or SQLite's page limit) had no room for a write; nothing of it stored."""
-
-
-class SpoolGone(SpoolError):
-    """The spool's directory vanished or can no longer be written (disk unplugged, ...)."""
-
-
-def _is_full(exc: sqlite3.Error) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code is not None and code & 0xFF == sqlite3.SQLITE_FULL
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +90,7 @@ class Spool:
         self._copy: Path | None = None  # the temporary copy a read-only spool reads
         self._untold: dict[Stream, int] = {}  # dropped rows not yet in a warning
         self._told_at = -DROP_WARNING_S
-        self._short = 0  # raw samples dropped for room since the last warning
+        self.guard = DiskGuard(self)  # full disk, vanished directory (pipeline/store/room.py)
         self.place: disk.Place | None = None  # where a writable spool was opened
         if read_only:
             self._open_read_only()
@@ -171,24 +154,9 @@ class Spool:
             return spool
 
     def _open_read_only(self) -> None:
-        try:
-            self._db, self._copy, self.opened_as = readonly.connect(self.path, BUSY_TIMEOUT_S)
-        except (OSError, sqlite3.Error) as exc:
-            raise SpoolError(f"cannot read the spool {self.path}: {exc}") from exc
-        try:
-            if not self._has_table("meta"):
-                raise SpoolError(f"{self.path} is not a MirrorWatch spool")
-            version = self._schema_version()
-        except (SpoolError, sqlite3.Error) as exc:
-            self.close()
-            raise SpoolError(f"cannot read the spool {self.path}: {exc}") from exc
-        if version != SCHEMA_VERSION:
-            self.close()
-            raise SpoolError(
-                f"the spool {self.path} has schema version {version}, this MirrorWatch reads "
-                f"{SCHEMA_VERSION}, and it cannot be converted where it is (read-only): "
-                "copy it to a writable directory"
-            )
+        self._db, self._copy, self.opened_as = readonly.open_spool(
+            self.path, BUSY_TIMEOUT_S, SCHEMA_VERSION
+        )
 
     def _setup(self) -> None:
         # Checked before switching to WAL, which rewrites the file header: a file that
@@ -247,9 +215,7 @@ class Spool:
             # rather than failing halfway through the transaction.
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            error = (
-                SpoolBusy if "locked" in str(exc) else SpoolFull if _is_full(exc) else SpoolError
-            )
+            error = SpoolBusy if "locked" in str(exc) else SpoolFull if is_full(exc) else SpoolError
             raise error(f"cannot write to the spool {self.path}: {exc}") from exc
         try:
             yield self._db
@@ -258,7 +224,7 @@ class Spool:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             if isinstance(exc, sqlite3.Error):
-                error = SpoolFull if _is_full(exc) else SpoolError
+                error = SpoolFull if is_full(exc) else SpoolError
                 raise error(f"cannot write to the spool {self.path}: {exc}") from exc
             raise
 
@@ -493,9 +459,9 @@ class Spool:
             for stream, n in lost.items():
                 self._untold[stream] = self._untold.get(stream, 0) + n
         with contextlib.suppress(SpoolFull):  # what was stored is stored; the next write says
-            self.make_room()
+            self.guard.make_room()
         now = time.monotonic()
-        if (self._untold or self._short) and now - self._told_at >= DROP_WARNING_S:
+        if (self._untold or self.guard.untold) and now - self._told_at >= DROP_WARNING_S:
             # a full spool prunes a little on every commit: one line a minute, not four a second
             if self._untold:
                 dropped = ", ".join(f"{n} {s.value}" for s, n in self._untold.items())
@@ -504,44 +470,8 @@ class Spool:
                     self.max_bytes,
                     dropped,
                 )
-            if self._short:
-                log.warning(
-                    "disk nearly full (%d kB free for %s): dropped %d raw samples, oldest "
-                    "first, to keep room for events",
-                    disk.free_bytes(self.path.parent) // 1024,
-                    self.path.parent,
-                    self._short,
-                )
-            self._untold, self._short, self._told_at = {}, 0, now
-
-    def make_room(self, at_least: int = 0) -> int:
-        """Drop delivered rows, then raw samples, oldest first, while the disk is short.
-
-        The disk is short when it cannot take a full WAL and one more commit
-        (`disk.HEADROOM_BYTES`) beside the free pages inside the spool; `at_least`
-        bytes of free pages are made in any case (after a write found it full).
-        Returns the bytes freed; dropped samples are counted as dropped (`status`).
-        """
-        db = self._db
-        free_pages = int(db.execute("PRAGMA freelist_count").fetchone()[0])
-        page = int(db.execute("PRAGMA page_size").fetchone()[0])
-        wal_growth = max(0, disk.WAL_PAGES * page + disk.COMMIT_BYTES - disk.wal_bytes(self.path))
-        room = disk.free_bytes(self.path.parent) + free_pages * page
-        deficit = max(wal_growth + disk.COMMIT_BYTES - room, at_least - free_pages * page)
-        if deficit <= 0:
-            return 0
-        with self._write() as db:
-            used = outbox.used_bytes(db)
-            lost = outbox.enforce_bound(db, used - deficit, disk_full=True)
-            freed = used - outbox.used_bytes(db)
-            outbox.set_meta(db, {"disk_short_at": repr(time.time())})
-        self._short += lost.get(Stream.SAMPLES, 0)
-        return freed
-
-    def room(self) -> disk.Room:
-        """Free space, reserve and the last shortage, for `mirrorwatch status`."""
-        rows = self._db.execute("SELECT value FROM meta WHERE key = 'disk_short_at'").fetchall()
-        return disk.room(self.path, float(rows[0][0]) if rows else None, self.read_only)
+            self.guard.tell()
+            self._untold, self._told_at = {}, now
 
     def temporary_tables(self, statements: Sequence[str]) -> None:
         """Create tables a read-only spool lacks as empty TEMP tables (this connection only)."""
@@ -551,22 +481,6 @@ class Spool:
                 self._db.execute(sql.replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
         finally:
             self._db.execute("PRAGMA query_only = ON")
-
-    def release_reserve(self) -> bool:
-        """Give the reserve file's room to the last writes (disk full); True if there was one."""
-        return disk.release_reserve(self.path.parent)
-
-    def make_reserve(self) -> bool:
-        """Keep room for the last writes of a session; False if the disk had none left."""
-        return disk.make_reserve(self.path.parent)
-
-    def check_place(self) -> None:
-        """Raise SpoolGone if the spool's directory vanished or turned unwritable."""
-        if self.place is not None:
-            try:
-                self.place.check()
-            except disk.PlaceError as exc:
-                raise SpoolGone(str(exc)) from None
 
     # -- tables kept beside the spool's own (pipeline/store/aggregates.py) ---------
 
