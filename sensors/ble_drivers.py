@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from enum import StrEnum
+from typing import TypeVar
 
 from bleak import BleakClient
 from bleak.backends.characteristic import BleakGATTCharacteristic
+from bleak.exc import BleakDBusError
 
 from sensors.ble_config import BleConfig
 from sensors.protocols import metawear as mw
+from sensors.protocols import mirrorwatch_control as mwc
 from sensors.protocols import polar_pmd as pmd
 from sensors.protocols import polar_pmd_control as pmdc
 from sensors.protocols.base import Decoder, MalformedPacket
@@ -28,11 +30,15 @@ from sensors.protocols.mirrorwatch_control import DATA_UUID as MW_DATA_UUID
 from sensors.protocols.mirrorwatch_control import SERVICE_UUID as MW_SERVICE_UUID
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 BATTERY_LEVEL_UUID = "00002a19-0000-1000-8000-00805f9b34fb"
+FIRMWARE_REVISION_UUID = "00002a26-0000-1000-8000-00805f9b34fb"  # Device Information
 POLAR_COMPANY_ID = 0x006B  # Bluetooth SIG company identifier of Polar Electro Oy
 _REPLY_TIMEOUT = 2.0  # s for a control point answer; sensors answer within a few events
-OP_START, OP_STOP, OP_SET_ODR = 0x01, 0x02, 0x03  # MirrorWatch control point
+# what BlueZ answers when the sensor refuses an unencrypted link (ATT errors 0x05, 0x0F,
+# 0x0C become NotPermitted "Not paired"; 0x08 NotAuthorized)
+SECURITY_ERRORS = ("org.bluez.Error.NotPermitted", "org.bluez.Error.NotAuthorized")
 
 
 class Kind(StrEnum):
@@ -44,7 +50,27 @@ class Kind(StrEnum):
 
 
 class ControlPointError(Exception):
-    """The sensor refused or did not answer a command."""
+    """The sensor refused or did not answer a command, or is not what we can stream from."""
+
+
+class NotBonded(ControlPointError):
+    """The sensor wants an encrypted link, and this gateway holds no bond with it."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "not bonded with this gateway: run `mirrorwatch pair --left ADDR --right ADDR` "
+            "with the wrist near (press its button first to open its pairing window)"
+        )
+
+
+async def secured(call: Awaitable[T]) -> T:
+    """`call`, with BlueZ's answer to a missing bond turned into NotBonded."""
+    try:
+        return await call
+    except BleakDBusError as e:
+        if e.dbus_error in SECURITY_ERRORS:
+            raise NotBonded from None
+        raise
 
 
 def kind_from_advertisement(
@@ -135,20 +161,49 @@ class MirrorWatchDriver(Driver):
         self._decoder = MirrorWatchDecoder()  # one for every connection: seq runs on
 
     async def start(self) -> Decoder:
-        await self.client.start_notify(MW_CONTROL_UUID, self.replies.put)
-        await self.client.start_notify(MW_DATA_UUID, self.on_data)
-        await self._command(struct.pack("<BH", OP_SET_ODR, self.config.odr_hz))
-        await self._command(bytes([OP_START]))
+        """gatt.md, "Behaviour: connect": check the firmware's profile version, subscribe,
+        set the odr, read the device config and check it, start."""
+        await self._check_firmware()
+        await secured(self.client.start_notify(MW_CONTROL_UUID, self.replies.put))
+        await secured(self.client.start_notify(MW_DATA_UUID, self.on_data))
+        odr = self.config.odr_hz
+        await self._command(mwc.Command(mwc.Opcode.SET_ODR, odr_hz=odr))
+        config = await self._device_config()
+        payload = self.client.services.get_characteristic(MW_DATA_UUID)
+        att_payload = payload.max_write_without_response_size if payload is not None else 0
+        if (problem := mwc.check_config(config, odr, att_payload)) is not None:
+            raise ControlPointError(problem)
+        await self._command(mwc.Command(mwc.Opcode.START))
         return self._decoder
 
-    async def _command(self, command: bytes) -> None:
-        """Write to the control point and wait for its indicated reply (0x80|op, status)."""
-        await self.client.write_gatt_char(MW_CONTROL_UUID, command, response=True)
-        reply = await self.replies.wait(
-            lambda r: len(r) >= 2 and r[0] == 0x80 | command[0], f"0x{command.hex()}"
-        )
-        if reply[1] != 0:
-            raise ControlPointError(f"command 0x{command.hex()} refused with status {reply[1]}")
+    async def _check_firmware(self) -> None:
+        """Device Information's Firmware Revision String says which profile version it is."""
+        if self.client.services.get_characteristic(FIRMWARE_REVISION_UUID) is None:
+            return  # optional in the GATT table's sense; packets carry their version too
+        raw = bytes(await self.client.read_gatt_char(FIRMWARE_REVISION_UUID))
+        text = raw.decode("utf-8", errors="replace")
+        if (problem := mwc.check_firmware_revision(text)) is not None:
+            raise ControlPointError(problem)
+
+    async def _device_config(self) -> mwc.DeviceConfig:
+        raw = bytes(await secured(self.client.read_gatt_char(mwc.CONFIG_UUID)))
+        try:
+            return mwc.parse_config(raw)
+        except MalformedPacket as e:
+            raise ControlPointError(f"device config {raw.hex(' ')}: {e}") from None
+
+    async def _command(self, command: mwc.Command) -> None:
+        """Write to the control point and wait for its indicated reply."""
+        data = mwc.encode_command(command)
+        await secured(self.client.write_gatt_char(MW_CONTROL_UUID, data, response=True))
+        what = f"{command.opcode.name.lower()} ({data.hex(' ')})"
+        raw = await self.replies.wait(lambda r: r[:1] == bytes([0x80 | data[0]]), what)
+        try:
+            reply = mwc.parse_response(raw)
+        except MalformedPacket as e:
+            raise ControlPointError(f"answer {raw.hex(' ')} to {what}: {e}") from None
+        if reply.status is not mwc.Status.OK:
+            raise ControlPointError(f"{what} refused: {reply.status.name.lower()}")
 
 
 class PolarDriver(Driver):

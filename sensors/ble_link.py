@@ -181,8 +181,10 @@ class WristLink:
                 try:
                     detail = await self._connect_and_stream()
                     backoff = _BACKOFF_START  # it streamed: the next outage starts afresh
-                except (*LINK_ERRORS, ControlPointError) as e:
+                except LINK_ERRORS as e:
                     detail = f"{type(e).__name__}: {e}"
+                except ControlPointError as e:
+                    detail = str(e)  # written for the user: what the sensor refused, and why
                 log.info("%s %s: %s; retrying in %.2f s", self.side, self.address, detail, backoff)
                 self._set(LinkState.BACKOFF, detail)
                 await asyncio.sleep(backoff)

@@ -67,7 +67,8 @@ def test_record_into_a_missing_directory_is_one_line(tmp_path: Path) -> None:
 
 
 def _pair(tmp_path: Path) -> None:
-    r = _run(tmp_path, "pair", "--left", "C4:4F:33:6A:00:01", "--right", "C4:4F:33:6A:00:02")
+    wrists = ("--left", "C4:4F:33:6A:00:01", "--right", "C4:4F:33:6A:00:02")
+    r = _run(tmp_path, "pair", *wrists, "--no-bond")
     assert r.returncode == 0, r.stderr
 
 
@@ -84,7 +85,15 @@ def test_without_bluetooth_every_ble_verb_says_the_same_line_and_leaves_nothing(
 ) -> None:
     scan = _one_line(_run(tmp_path, "scan", "--seconds", "1"))
     assert scan.startswith("mirrorwatch: Bluetooth is not available: BlueZ or the system D-Bus")
-    _pair(tmp_path)
+    # pair writes the config, then says it could not bond, in the same words, exit 1
+    wrists = ("--left", "C4:4F:33:6A:00:01", "--right", "C4:4F:33:6A:00:02")
+    r = _run(tmp_path, "pair", *wrists)
+    assert r.returncode == 1, r.stderr
+    assert r.stderr == scan.replace("mirrorwatch: ", "mirrorwatch: not bonded: ", 1) + (
+        "; run pair again on the gateway (--no-bond: only write the config)\n"
+    )
+    toml = tmp_path / "config" / "mirrorwatch" / "mirrorwatch.toml"
+    assert "C4:4F:33:6A:00:02" in toml.read_text(encoding="utf-8")
     out = tmp_path / "wrists.csv"
     runs = {
         "monitor": ("monitor", "--source", "ble", "--subject", "s1"),

@@ -32,7 +32,7 @@ CONFIGS = {
 def test_pair_round_trips_configs_that_load(text: str, tmp_path: Path) -> None:
     config = tmp_path / "mirrorwatch.toml"
     config.write_text(text, encoding="utf-8")
-    args = ["--config", str(config), "--data-dir", str(tmp_path / "data"), "pair"]
+    args = ["--config", str(config), "--data-dir", str(tmp_path / "data"), "pair", "--no-bond"]
     assert main([*args, "--left", LEFT, "--right", RIGHT]) == 0
     new = config.read_text(encoding="utf-8")
     loaded, before = tomllib.loads(new), tomllib.loads(text)

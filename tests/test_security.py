@@ -52,7 +52,7 @@ def test_pair_writes_the_config_owner_only(
     config = tmp_path / "mirrorwatch.toml"
     config.write_text("[spool]\nmax_mb = 64\n", encoding="utf-8")
     config.chmod(0o644)  # an older file, readable by all
-    args = ["--config", str(config), "--data-dir", str(tmp_path / "data"), "pair"]
+    args = ["--config", str(config), "--data-dir", str(tmp_path / "data"), "pair", "--no-bond"]
     assert main([*args, "--left", "AA:BB:CC:DD:EE:01", "--right", "AA:BB:CC:DD:EE:02"]) == 0
     assert "paired" in capsys.readouterr().out
     assert _mode(config) == 0o600
@@ -64,7 +64,7 @@ def test_pair_writes_the_config_owner_only(
     (tmp_path / "cwd").mkdir()
     monkeypatch.chdir(tmp_path / "cwd")
     fresh = tmp_path / "xdg" / "mirrorwatch" / "mirrorwatch.toml"
-    args = ["--data-dir", str(tmp_path / "data"), "pair"]
+    args = ["--data-dir", str(tmp_path / "data"), "pair", "--no-bond"]
     assert main([*args, "--left", "AA:BB:CC:DD:EE:01", "--right", "AA:BB:CC:DD:EE:02"]) == 0
     assert _mode(fresh) == 0o600
     assert sorted(p.name for p in fresh.parent.iterdir()) == ["mirrorwatch.toml"]

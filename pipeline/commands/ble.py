@@ -42,9 +42,23 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--json", action="store_true", help="JSON lines on stdout, nothing else")
     p.set_defaults(handler=scan)
 
-    p = verbs.add_parser("pair", help="store the left and right wrist sensors in the config")
+    p = verbs.add_parser(
+        "pair", help="store the left and right wrist sensors in the config and bond them"
+    )
     p.add_argument("--left", type=_address, required=True, help="address of the left wrist")
     p.add_argument("--right", type=_address, required=True, help="address of the right wrist")
+    p.add_argument(
+        "--seconds", type=float, default=10.0, help="how long to look for the wrists (default: 10)"
+    )
+    bonding = p.add_mutually_exclusive_group()
+    bonding.add_argument(
+        "--no-bond", action="store_true", help="only write the config; leave the wrists alone"
+    )
+    bonding.add_argument(
+        "--rebond",
+        action="store_true",
+        help="drop the bonds BlueZ holds first (a wrist that was reset or paired elsewhere)",
+    )
     p.set_defaults(handler=pair)
 
 
@@ -77,8 +91,11 @@ def scan(args: argparse.Namespace) -> int:
 
 
 def pair(args: argparse.Namespace) -> int:
-    """Write the pair into the `[ble]` table of the config file, keeping everything else."""
+    """Write the pair into the `[ble]` table of the config file, keeping everything else,
+    then bond each wrist (firmware_notes/gatt.md, "Bonding"); exit 1 if one is not bonded."""
     settings: Settings = args.settings
+    if args.seconds <= 0:
+        raise UsageError("--seconds must be > 0")
     try:
         ble = BleConfig.from_mapping(
             {**settings.ble.to_mapping(), "left": args.left, "right": args.right}
@@ -89,7 +106,27 @@ def pair(args: argparse.Namespace) -> int:
     wrists = {k: v for k, v in ble.to_mapping().items() if k in ("left", "right")}
     update_config(path, "ble", wrists)  # the rest of the file stays as the user wrote it
     print(f"paired left {ble.left}, right {ble.right} in {path}")
-    return 0
+    if args.no_bond:
+        return 0
+    return _bond({Side.L: args.left, Side.R: args.right}, args.seconds, args.rebond)
+
+
+def _bond(wrists: dict[Side, str], seconds: float, rebond: bool) -> int:
+    """Bond both wrists; one line per wrist, failures on stderr with what to do."""
+    from sensors.ble_bond import bond_wrists
+
+    try:
+        bonds = _bluetooth(lambda: asyncio.run(bond_wrists(wrists, seconds, rebond=rebond)))
+    except UsageError as e:
+        again = "run pair again on the gateway (--no-bond: only write the config)"
+        print(f"mirrorwatch: not bonded: {e}; {again}", file=sys.stderr)
+        return 1
+    for bond in bonds:
+        if bond.ok:
+            print(bond.line())
+        else:
+            print(f"mirrorwatch: {bond.line()}", file=sys.stderr)
+    return 0 if all(bond.ok for bond in bonds) else 1
 
 
 def ble_source(settings: Settings) -> BleSource:

@@ -6,7 +6,14 @@ and this module owns "org.bluez" on it. It exports what bleak and
 bleak-retry-connector read and call (see tests/README.md, "BLE emulation"): the
 ObjectManager tree, Adapter1 discovery, Device1 Connect/Disconnect with Connected
 and ServicesResolved, GATT service/characteristic/descriptor objects, ReadValue,
-WriteValue, StartNotify and notifications as PropertiesChanged on Value.
+WriteValue, StartNotify and notifications as PropertiesChanged on Value; and bonding:
+AgentManager1, Device1.Pair with Paired/Bonded/Trusted, Adapter1.RemoveDevice, and
+characteristics that answer NotPermitted "Not paired" on a link without encryption
+(what BlueZ makes of the ATT error Insufficient Authentication).
+
+Bonding is emulated at the D-Bus surface only: there is no SMP underneath, so neither
+the keys nor the kernel's own security elevation (BlueZ retrying an ATT request after
+pairing by itself) are there; see firmware_notes/gatt.md, "Bonding".
 
 The emulator runs on its own event loop in a thread, so the code under test (in the
 main thread, or in a `mirrorwatch` subprocess) reaches it only through the bus.
@@ -46,6 +53,15 @@ CCCD_UUID = "00002902-0000-1000-8000-00805f9b34fb"
 ADVERTISING_INTERVAL_S = 0.1  # how often a discovering adapter reports an advertiser's RSSI
 CONNECT_DELAY_S = 0.03  # connection setup plus GATT discovery on a real link
 ABSENT_CONNECT_TIMEOUT_S = 2.0  # Connect to a device that is not advertising fails after this
+PAIR_DELAY_S = 0.05  # LE Secure Connections pairing: key exchange and key distribution
+AGENT_CAPABILITIES = (
+    "",
+    "DisplayOnly",
+    "DisplayYesNo",
+    "KeyboardOnly",
+    "NoInputNoOutput",
+    "KeyboardDisplay",
+)
 
 _BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -122,8 +138,16 @@ class Characteristic(ServiceInterface):
     def MTU(self) -> DBusUInt16:
         return 247
 
+    def _secure(self, operation: str) -> None:
+        """The board answers an unencrypted request for a protected attribute with ATT
+        Insufficient Authentication, which BlueZ passes on as NotPermitted "Not paired"."""
+        protected = operation in self.device.firmware.encrypted.get(self.uuid, ())
+        if protected and not self.device.encrypted:
+            raise DBusError("org.bluez.Error.NotPermitted", "Not paired")
+
     @dbus_method()
     def ReadValue(self, options: DBusDict) -> DBusBytes:
+        self._secure("read")
         self.value = self.device.firmware.read(self.uuid)
         return self.value
 
@@ -131,10 +155,12 @@ class Characteristic(ServiceInterface):
     def WriteValue(self, value: DBusBytes, options: DBusDict) -> None:
         if not {"write", "write-without-response"} & set(self.flags):
             raise DBusError("org.bluez.Error.NotPermitted", "Write not permitted")
+        self._secure("write")
         self.device.firmware.write(self.uuid, bytes(value))
 
     @dbus_method()
     def StartNotify(self) -> None:
+        self._secure("notify")  # the CCCD write
         self.notifying = True
         self.emit_properties_changed({"Notifying": True})
 
@@ -207,6 +233,14 @@ class Device(ServiceInterface):
         self.rssi = -55
         self.exported = False
         self.connects = 0
+        # bonding: BlueZ's stored keys, the wrist's, its 60 s pairing window after a
+        # button press (open: the tests press it), and whether this link is encrypted
+        self.host_bond = False
+        self.peer_bond = False
+        self.trusted = False
+        self.pairing_window = True
+        self.encrypted = False
+        self.pairings = 0
         self._characteristics: dict[str, Characteristic] = {}
         self._gatt_paths: list[str] = []
 
@@ -244,15 +278,20 @@ class Device(ServiceInterface):
 
     @dbus_property(access=PropertyAccess.READ)
     def Paired(self) -> DBusBool:
-        return False
+        return self.host_bond
 
     @dbus_property(access=PropertyAccess.READ)
     def Bonded(self) -> DBusBool:
-        return False
+        return self.host_bond
 
-    @dbus_property(access=PropertyAccess.READ)
+    @dbus_property()
     def Trusted(self) -> DBusBool:
-        return False
+        return self.trusted
+
+    @Trusted.setter
+    def Trusted(self, value: DBusBool) -> None:
+        self.trusted = value
+        self.emit_properties_changed({"Trusted": value})
 
     @dbus_property(access=PropertyAccess.READ)
     def Blocked(self) -> DBusBool:
@@ -280,6 +319,9 @@ class Device(ServiceInterface):
 
     @dbus_method()
     async def Connect(self) -> None:
+        await self.connect()
+
+    async def connect(self) -> None:
         if self.connected:
             return
         if not self.in_range:
@@ -288,6 +330,9 @@ class Device(ServiceInterface):
         await asyncio.sleep(CONNECT_DELAY_S)
         self.connected = True
         self.connects += 1
+        # a bonded central re-encrypts with the stored key; a wrist that lost its key
+        # (reset, bonded elsewhere) leaves the link unencrypted
+        self.encrypted = self.host_bond and self.peer_bond
         self.emit_properties_changed({"Connected": True})
         self._export_gatt()
         self.services_resolved = True
@@ -299,8 +344,33 @@ class Device(ServiceInterface):
         self.drop_link()
 
     @dbus_method()
-    def Pair(self) -> None:
-        raise DBusError("org.bluez.Error.NotSupported", "emulated wrists do not bond")
+    async def Pair(self) -> None:
+        """LE Secure Connections, Just Works: the wrist has no display or keys.
+
+        As BlueZ: an agent must be registered (it is not asked anything, since the
+        pairing was asked for), the device is connected first if need be, and Paired,
+        Bonded and Trusted change before the reply.
+        """
+        if self.host_bond:
+            raise DBusError("org.bluez.Error.AlreadyExists", "Already Exists")
+        await self.connect()
+        await asyncio.sleep(PAIR_DELAY_S)
+        if self.emulator.agents.default is None or not self.pairing_window:
+            # BlueZ logs "No agent available for request type 2" for the first; the
+            # wrist's SMP Pairing Failed for the second: both end the same on D-Bus
+            raise DBusError("org.bluez.Error.AuthenticationFailed", "Authentication Failed")
+        self.host_bond = self.peer_bond = self.trusted = True
+        self.encrypted = True
+        self.pairings += 1
+        self.emit_properties_changed({"Paired": True, "Bonded": True, "Trusted": True})
+
+    def forget(self) -> None:
+        """Adapter1.RemoveDevice: BlueZ drops its keys and the object (rediscovered later)."""
+        self.drop_link()
+        self.host_bond = self.trusted = False
+        if self.exported:
+            self.emulator.bus.unexport(self.path)
+            self.exported = False
 
     def drop_link(self) -> None:
         """The link ends (central's request or supervision timeout), as BlueZ reports it."""
@@ -314,6 +384,7 @@ class Device(ServiceInterface):
         self._gatt_paths.clear()
         self._characteristics.clear()
         self.connected = False
+        self.encrypted = False
         self.emit_properties_changed({"Connected": False})
 
     def _notify(self, uuid: str, value: bytes) -> None:
@@ -385,7 +456,49 @@ class Adapter(ServiceInterface):
 
     @dbus_method()
     def RemoveDevice(self, device: DBusObjectPath) -> None:
-        return None
+        for d in self.emulator.devices.values():
+            if d.path == device:
+                d.forget()
+                return
+        raise DBusError("org.bluez.Error.DoesNotExist", "Does Not Exist")
+
+
+class AgentManager(ServiceInterface):
+    """org.bluez.AgentManager1 at /org/bluez: who answers pairing questions.
+
+    Agents are told apart by object path only: dbus-fast hands a method no sender, so
+    the emulator cannot tell two clients' agents at one path apart, nor drop an agent
+    whose client left the bus without unregistering it, as BlueZ does.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("org.bluez.AgentManager1")
+        self.registered: dict[str, str] = {}  # path -> capability
+        self._defaults: list[str] = []  # newest last: BlueZ falls back to the previous one
+
+    @property
+    def default(self) -> str | None:
+        return self._defaults[-1] if self._defaults else None
+
+    @dbus_method()
+    def RegisterAgent(self, agent: DBusObjectPath, capability: DBusStr) -> None:
+        if capability not in AGENT_CAPABILITIES:
+            raise DBusError("org.bluez.Error.InvalidArguments", "Invalid Arguments in method call")
+        if agent in self.registered:
+            raise DBusError("org.bluez.Error.AlreadyExists", "Already Exists")
+        self.registered[agent] = capability
+
+    @dbus_method()
+    def UnregisterAgent(self, agent: DBusObjectPath) -> None:
+        if self.registered.pop(agent, None) is None:
+            raise DBusError("org.bluez.Error.DoesNotExist", "Does Not Exist")
+        self._defaults = [a for a in self._defaults if a != agent]
+
+    @dbus_method()
+    def RequestDefaultAgent(self, agent: DBusObjectPath) -> None:
+        if agent not in self.registered:
+            raise DBusError("org.bluez.Error.DoesNotExist", "Does Not Exist")
+        self._defaults = [a for a in self._defaults if a != agent] + [agent]
 
 
 class BluezEmulator:
@@ -395,12 +508,14 @@ class BluezEmulator:
         self.bus_address = bus_address
         self.bus: MessageBus  # made in `start`, on the emulator's loop
         self.adapter = Adapter(self)
+        self.agents = AgentManager()
         self.devices: dict[str, Device] = {}
         self._advertiser: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self.bus = MessageBus(bus_address=self.bus_address, bus_type=BusType.SYSTEM)
         await self.bus.connect()
+        self.bus.export("/org/bluez", self.agents)
         self.bus.export(ADAPTER_PATH, self.adapter)
         await self.bus.request_name("org.bluez")
         self._advertiser = asyncio.get_running_loop().create_task(self._advertise())

@@ -47,9 +47,13 @@ class Rig:
         config: FirmwareConfig,
         clock: Callable[[], float] = time.monotonic,
         speed: float = 1.0,
+        bonded: bool = True,
     ) -> Device:
+        """A wrist, by default bonded to this gateway already (as after `mirrorwatch pair`)."""
         firmware = WristFirmware(config, clock, speed)
-        return self.thread.call(lambda: self.emulator.add_wrist(address, name, firmware))
+        device = self.thread.call(lambda: self.emulator.add_wrist(address, name, firmware))
+        device.host_bond = device.peer_bond = device.trusted = bonded
+        return device
 
     def pair(
         self,

@@ -17,6 +17,8 @@ from sensors.protocols.mirrorwatch_control import (
     Opcode,
     Response,
     Status,
+    check_config,
+    check_firmware_revision,
     encode_command,
     encode_config,
     encode_response,
@@ -140,3 +142,22 @@ def test_command_arguments_match_opcode() -> None:
         Command(Opcode.START, odr_hz=200)
     with pytest.raises(ValueError, match="SET_RANGES"):
         Command(Opcode.SET_RANGES, acc=AccRange.G2)
+
+
+def test_what_the_gateway_demands_of_the_config_and_firmware() -> None:
+    assert check_config(DeviceConfig(), 200, 244) is None  # ATT MTU 247
+    assert (
+        check_config(DeviceConfig(), 100, 244) == "device config says 200 Hz after set odr 100 Hz"
+    )
+    big = DeviceConfig(samples_per_packet=20)  # 16 + 20 * 12 = 256 bytes
+    assert check_config(big, 200, 244) == (
+        "device config: 20 samples per notification do not fit the link's ATT MTU of 247 bytes "
+        "(at most 19)"
+    )
+    assert check_config(DeviceConfig(samples_per_packet=38, gyro=False), 200, 244) is None
+    assert check_config(big, 200, 20) is None  # BlueZ < 5.62 does not say: the sensor decides
+    assert check_firmware_revision("1.4.2 mw1") is None
+    assert check_firmware_revision("1.4.2 mw2") == (
+        "firmware revision '1.4.2 mw2' is not MirrorWatch profile v1 ('<version> mw1')"
+    )
+    assert check_firmware_revision("") is not None
