@@ -39,7 +39,7 @@ from pipeline.engine import Engine, EngineStats
 from pipeline.engine.events import Event, MovementEvent
 from pipeline.store import disk
 from pipeline.store.sessions import SessionInfo
-from pipeline.store.spool import Spool, SpoolBusy, SpoolFull, SpoolGone
+from pipeline.store.spool import Spool, SpoolBusy, SpoolError, SpoolFull, SpoolGone
 from pipeline.store.write_queue import Taken, WriteQueue
 from sensors.source import Source
 from sensors.types import ImuBlock, Side
@@ -292,9 +292,20 @@ def _commit(
     """One round of the writer (in its thread): writes, then samples, then progress.
 
     What is committed leaves `taken`, so after a failure it holds just the rest.
-    Raises SpoolGone first if the spool's directory is gone or read-only.
+    Raises SpoolGone if the spool's directory is gone or read-only, also when that
+    is what made a write fail halfway.
     """
     spool.guard.check_place()
+    try:
+        _commit_round(spool, session_id, taken, progress, lost, room)
+    except (OSError, SpoolError):
+        spool.guard.check_place()  # the directory went while we wrote: say that instead
+        raise
+
+
+def _commit_round(
+    spool: Spool, session_id: str, taken: Taken, progress: float, lost: int, room: _Room
+) -> None:
     while taken.writes:
         _must(spool, room, taken.writes[0])
         del taken.writes[0]
@@ -340,7 +351,8 @@ def _must(spool: Spool, room: _Room, write: Callable[[Spool], object]) -> None:
     try:
         write(spool)
         return
-    except SpoolFull:
+    except SpoolFull as exc:
+        log.debug("%s; %s", exc, disk.describe(spool.path))
         if _made_room(spool):
             with contextlib.suppress(SpoolFull):
                 write(spool)
@@ -351,6 +363,7 @@ def _must(spool: Spool, room: _Room, write: Callable[[Spool], object]) -> None:
     try:
         write(spool)
     except SpoolFull as exc:
+        log.debug("after giving up the reserve: %s; %s", exc, disk.describe(spool.path))
         raise DiskFull(
             f"disk full: no room left in {spool.path.parent} even after giving up the "
             "reserve; the events committed so far are intact"

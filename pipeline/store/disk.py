@@ -101,6 +101,20 @@ def wal_bytes(spool: Path) -> int:
         return 0
 
 
+def describe(spool: Path) -> str:
+    """Free space and file sizes beside the spool, for debug logs of a full disk."""
+    sizes = []
+    for suffix in ("", "-wal"):
+        name = spool.name + suffix
+        with contextlib.suppress(OSError):
+            sizes.append(f"{name} {spool.with_name(name).stat().st_size} B")
+    try:
+        free = f"{free_bytes(spool.parent)} B free"
+    except OSError as exc:
+        free = f"free space unknown ({exc.strerror})"
+    return ", ".join([free, *sizes])
+
+
 def make_reserve(directory: Path) -> bool:
     """Write the reserve file if it is missing; False if there was no room for it.
 
