@@ -24,6 +24,10 @@ class EngineConfig:
     max_gap_no_gyro: float = 0.04  # s, the same for an accelerometer-only side
     gyro_lowpass: float = 5.0  # Hz, angular rate is smoothed to this band (tremor out)
     acc_lowpass: float = 5.0  # Hz, acceleration before its derivative (noise grows with f)
+    # Hz: the same signal low-passed once more (2nd order) tells a voluntary movement,
+    # which turns the hand one way for a while, from a tremor burst, whose rotation
+    # swings back and forth: at 2 Hz a 5-7 Hz tremor is gone, a reach (1-2 Hz) is not.
+    slow_lowpass: float = 2.0
     still_gyro: float = 0.03  # rad/s, rms angular rate under which a wrist can be still
     still_acc: float = 0.1  # m/s^2, rms of |acc| under which a wrist can be still
     bias_weight: float = 0.2  # weight of a still epoch in the gyro bias estimate
@@ -51,6 +55,12 @@ class EngineConfig:
     # 0.4 rad/s in 95 % of cases (PADS, tune subjects)
     min_peak: float = 0.45
     acc_min_peak: float = 0.5  # the same for the accelerometer envelope
+    # How far the slow envelope (slow_lowpass) must rise during a voluntary movement, as a
+    # share of the envelope's own peak (gyro). Real tremor bursts reach 0.1-0.3, real
+    # movements between pauses 0.5 and more (PADS, tune subjects), the simulator's quick
+    # taps and trigger pulls 0.3-0.4: higher shares cost them. Without a gyro the jerk
+    # envelope of quick movements is mostly above 2 Hz, so the check is off there.
+    min_slow_share: float = 0.3
     # Where a movement begins: the last row before its rise where the envelope was within
     # this fraction of its peak above rest (the kinematic 5 %-of-peak convention), so
     # low-level activity just before the rise is not dated into the movement.
@@ -95,7 +105,7 @@ class EngineConfig:
         )
         _positive(self, "k_on", "k_off", "k_mirror", "max_duration", "lag_window", "max_active")
         _positive(self, "z_copy", "noise_memory", "bimanual_max_lag", "null_span")
-        for name in ("gyro_lowpass", "acc_lowpass"):
+        for name in ("gyro_lowpass", "acc_lowpass", "slow_lowpass"):
             if not 0 < getattr(self, name) < self.fs / 2:
                 raise ConfigError(f"{name}: must be between 0 and fs/2")
         if self.lag_window < self.min_off:

@@ -41,6 +41,7 @@ class Engine:
         )
         self._look_back = c.samples(look_back)
         self._histories = {s: History(self._look_back) for s in Side}
+        self._slow = {s: History(self._look_back) for s in Side}
         self._detectors: dict[Side, OnsetDetector] = {}
         self._mirror = MirrorStage(c)
         self._step = c.samples(_STEP_S)
@@ -67,12 +68,13 @@ class Engine:
         if self._rows == 0:
             return events
         last = max(h.end for h in self._histories.values()) - 1
-        decided = self._mirror.flush(last, self._histories, self._detectors)
+        decided = self._mirror.flush(last, self._histories, self._slow, self._detectors)
         return events + [e for _, e in decided]
 
     def reset(self) -> None:
         self._aligner.reset()
         self._histories = {s: History(self._look_back) for s in Side}
+        self._slow = {s: History(self._look_back) for s in Side}
         self._envelopes.clear()
         self._detectors.clear()
         self._mirror.reset()
@@ -110,9 +112,11 @@ class Engine:
                 envelope = self._start_side(side, chunk.has_gyro[side], rows)
                 if envelope is None:
                     history.write(start, [None] * len(rows))
+                    self._slow[side].write(start, [None] * len(rows))
                     continue
-            env = envelope.feed(start, rows)
+            env, slow = envelope.feed(start, rows)
             history.write(start, env)
+            self._slow[side].write(start, slow)
             self._valid[side] += len(env) - env.count(None)
             for x in self._detectors[side].feed(start, env, history):
                 found.append(x)
@@ -121,7 +125,8 @@ class Engine:
                     onset = Onset(side=side, t=x.start / fs, detected_at=x.detected / fs)
                     timeline.append((x.detected, 0, side.value, onset))
         now = start + (i1 - i0) - 1
-        for d, event in self._mirror.feed(now, found, self._histories, self._detectors):
+        decided = self._mirror.feed(now, found, self._histories, self._slow, self._detectors)
+        for d, event in decided:
             timeline.append((d, 1, event.active.value, event))
         if len(timeline) > 1:
             timeline.sort(key=lambda item: item[:3])
@@ -136,11 +141,13 @@ class Engine:
         c = self.cfg
         if has_gyro:
             floors = (c.gyro_spread_floor, c.gyro_on_floor, c.min_peak)
+            slow_share = c.min_slow_share
         else:
             floors = (c.acc_spread_floor, c.acc_on_floor, c.acc_min_peak)
+            slow_share = 0.0  # see EngineConfig.min_slow_share
         envelope = ActivityEnvelope(c, has_gyro)
         self._envelopes[side] = envelope
-        self._detectors[side] = OnsetDetector(c, side, *floors, envelope.delay)
+        self._detectors[side] = OnsetDetector(c, side, *floors, envelope.delay, slow_share)
         return envelope
 
 

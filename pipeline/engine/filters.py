@@ -98,6 +98,10 @@ class ActivityEnvelope:
     Turning the wrist turns gravity at |omega x g|, so this reads roughly in rad/s,
     needs no gravity estimate, and works whether gravity is in the signal or not.
 
+    With a gyroscope `feed` also gives the slow envelope: the same, low-passed once
+    more at `slow_lowpass`, which a tremor burst hardly moves and a voluntary movement
+    does (without one it is all None: see EngineConfig.min_slow_share).
+
     A missing row gives None and the filter restarts from the next present row,
     so a gap cannot leave a step behind that looks like a movement. The bias
     changes only at epoch boundaries of the grid.
@@ -115,6 +119,8 @@ class ActivityEnvelope:
         sections = [Biquad3(section) for section in sos]
         self._filter = _Chain(sections)
         self._lp1, self._lp2 = sections  # with a gyro, both run inline there
+        slow = signal.butter(2, cfg.slow_lowpass, fs=cfg.fs, output="sos")
+        self._slow = Biquad3(np.asarray(slow))  # after the low-pass; inline too with a gyro
         # Rows by which the envelope trails the motion: the low-pass's group delay
         # well below its cutoff, less (without a gyro) the lead of the jerk in the
         # acceleration over the rotation itself.
@@ -132,21 +138,27 @@ class ActivityEnvelope:
 
     def reset(self) -> None:
         self._filter.reset()  # the next present row re-seeds it
+        self._slow.reset()
         self._prev: tuple[float, float, float] = (0.0, 0.0, 0.0)  # last filtered row
         self.bias = [0.0, 0.0, 0.0]
         self._bias_known = False
         self._new_epoch()
 
-    def feed(self, start: int, rows: Sequence[Row | None]) -> list[float | None]:
-        """Envelope of grid rows [start, start + n); None where a row is missing."""
+    def feed(
+        self, start: int, rows: Sequence[Row | None]
+    ) -> tuple[list[float | None], list[float | None]]:
+        """Envelope and slow envelope of grid rows [start, start + n); None where a row
+        is missing."""
         out: list[float | None] = []
+        slow: list[float | None] = []
         if not self._has_gyro:
             self._acc_rows(rows, out)
+            slow = [None] * len(out)
         elif None not in rows:  # no gap: the common case
-            self._gyro_run(start, rows, out)  # type: ignore[arg-type]
+            self._gyro_run(start, rows, out, slow)  # type: ignore[arg-type]
         else:
-            self._gyro_rows(start, rows, out)
-        return out
+            self._gyro_rows(start, rows, out, slow)
+        return out, slow
 
     def _acc_rows(self, rows: Sequence[Row | None], out: list[float | None]) -> None:
         for present in _runs(rows):
@@ -164,38 +176,53 @@ class ActivityEnvelope:
                 prev = y
             self._prev = prev
 
-    def _gyro_rows(self, start: int, rows: Sequence[Row | None], out: list[float | None]) -> None:
+    def _gyro_rows(
+        self,
+        start: int,
+        rows: Sequence[Row | None],
+        out: list[float | None],
+        slow: list[float | None],
+    ) -> None:
         epoch = self._epoch
         idx = start
         for present in _runs(rows):
             if present is None:
                 out.append(None)
+                slow.append(None)
                 self._filter.reset()
+                self._slow.reset()
                 self._spoiled = True
                 idx += 1
                 if idx % epoch == 0:
                     self._close_epoch()
                 continue
-            self._gyro_run(idx, present, out)
+            self._gyro_run(idx, present, out, slow)
             idx += len(present)
 
-    def _gyro_run(self, idx: int, rows: Sequence[Row], out: list[float | None]) -> None:
-        """Envelope of present rows from grid row `idx` on, appended to `out`.
+    def _gyro_run(
+        self, idx: int, rows: Sequence[Row], out: list[float | None], slow: list[float | None]
+    ) -> None:
+        """Envelope and slow envelope of present rows from grid row `idx` on, appended
+        to `out` and `slow`.
 
-        The low-pass (Biquad3.process's recursion for each of its two sections, same
-        operations in the same order) and the epoch statistics run in one loop on
-        locals: this is the engine's innermost loop, once per row and side.
+        The low-pass (Biquad3.feed's recursion for each of its two sections and the
+        slow section, same operations in the same order) and the epoch statistics run
+        in one loop on locals: this is the engine's innermost loop, once per row and side.
         """
-        lp, lq = self._lp1, self._lp2
+        lp, lq, ls = self._lp1, self._lp2, self._slow
         if not lp.seeded:
             x = rows[0][3:6]
             lp.seed(x)
             g = lp.dc_gain  # the second section's input is the first one's steady output
             lq.seed((g * x[0], g * x[1], g * x[2]))
+            g *= lq.dc_gain
+            ls.seed((g * x[0], g * x[1], g * x[2]))
         b0, b1, b2, a1, a2 = lp.coef
         p0, p1, p2, q0, q1, q2 = lp.z
         e0, e1, e2, f1, f2 = lq.coef
         r0, r1, r2, s0_, s1_, s2_ = lq.z
+        h0, h1, h2, k1, k2 = ls.coef
+        u0, u1, u2, v0, v1, v2 = ls.z
         c0, c1, c2 = self.bias
         s0, s1, s2, s3, s4, s5 = self._sums
         # The epoch's row count is kept off the per-row path: `count` rows before this
@@ -226,6 +253,17 @@ class ActivityEnvelope:
             y0, y1, y2 = w0, w1, w2
             d0, d1, d2 = y0 - c0, y1 - c1, y2 - c2
             out.append(sqrt(d0 * d0 + d1 * d1 + d2 * d2))
+            w0 = h0 * y0 + u0
+            w1 = h0 * y1 + u1
+            w2 = h0 * y2 + u2
+            u0 = h1 * y0 - k1 * w0 + v0
+            u1 = h1 * y1 - k1 * w1 + v1
+            u2 = h1 * y2 - k1 * w2 + v2
+            v0 = h2 * y0 - k2 * w0
+            v1 = h2 * y1 - k2 * w1
+            v2 = h2 * y2 - k2 * w2
+            d0, d1, d2 = w0 - c0, w1 - c1, w2 - c2
+            slow.append(sqrt(d0 * d0 + d1 * d1 + d2 * d2))
             a = sqrt(ax * ax + ay * ay + az * az)
             s0 += y0
             s1 += y1
@@ -243,6 +281,7 @@ class ActivityEnvelope:
                 todo = epoch
         lp.z = (p0, p1, p2, q0, q1, q2)
         lq.z = (r0, r1, r2, s0_, s1_, s2_)
+        ls.z = (u0, u1, u2, v0, v1, v2)
         self._sums, self._count = [s0, s1, s2, s3, s4, s5], count + todo - left
 
     def _new_epoch(self) -> None:

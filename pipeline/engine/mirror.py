@@ -83,32 +83,38 @@ class MirrorStage:
         now: int,
         found: list[Detection],
         histories: dict[Side, History],
+        slow: dict[Side, History],
         detectors: dict[Side, OnsetDetector],
     ) -> list[tuple[int, MovementEvent]]:
         """Take the detectors' onsets and ends up to grid row `now`; decide every
         movement whose decision row is <= `now`.
 
-        `histories` and `detectors` are read, never kept. Returns (decision row,
-        event) pairs in decision order.
+        `histories` (envelopes), `slow` (slow envelopes) and `detectors` are read,
+        never kept. Returns (decision row, event) pairs in decision order.
         """
         for x in found:
             if isinstance(x, MovementEnd):
                 self._offsets[(x.side, x.serial)] = x.offset
             else:
                 self._pending.append(x)
-        return self._decide(now, False, histories, detectors)
+        return self._decide(now, False, histories, slow, detectors)
 
     def flush(
-        self, last: int, histories: dict[Side, History], detectors: dict[Side, OnsetDetector]
+        self,
+        last: int,
+        histories: dict[Side, History],
+        slow: dict[Side, History],
+        detectors: dict[Side, OnsetDetector],
     ) -> list[tuple[int, MovementEvent]]:
         """End of data at grid row `last`: decide every open movement."""
-        return self._decide(last, True, histories, detectors)
+        return self._decide(last, True, histories, slow, detectors)
 
     def _decide(
         self,
         now: int,
         final: bool,
         histories: dict[Side, History],
+        slow: dict[Side, History],
         detectors: dict[Side, OnsetDetector],
     ) -> list[tuple[int, MovementEvent]]:
         if not (self._pending or self._recent or len(self._tasks) > 1):
@@ -120,7 +126,7 @@ class MirrorStage:
                 break
             self._pending.remove(m)
             d = min(d, now + 1) if final else d
-            event = self._classify(m, d, histories, detectors)
+            event = self._classify(m, d, histories, slow, detectors)
             if event is not None:
                 out.append((d, event))
         # generous: a later decision may still pair with anything this recent
@@ -231,6 +237,7 @@ class MirrorStage:
         m: Movement,
         d: int,
         histories: dict[Side, History],
+        slow: dict[Side, History],
         detectors: dict[Side, OnsetDetector],
     ) -> MovementEvent | None:
         if self._absorbed(m):
@@ -311,6 +318,9 @@ class MirrorStage:
                 copy_ratio = None
         if a not in detectors or peak_a < detectors[a].min_peak:
             return None  # a twitch or jitter at rest, not a voluntary movement
+        own = round(start + active.delay)  # grid row where hand `a` began
+        if _rise(slow[a], a0, own, d) < detectors[a].min_slow_share * peak_a:
+            return None  # a tremor burst: strong, but swinging back and forth
         end = self._end_row(active, d)
         if end is not None and end - begin < self._min_dur:
             return None  # a glitch or a twitch, however strong
@@ -351,6 +361,16 @@ class MirrorStage:
 # start with sub-movements of a fifth to a half of the peak (PADS task recordings), and
 # fidgets before a movement stay well under a fifth of it.
 _RISE = 0.2
+
+
+def _rise(slow: History, a0: int, begin: int, d: int) -> float:
+    """How far the slow envelope rose from its least before `begin` (from `a0`) to its
+    most from `begin` to row `d`."""
+    before, ok_before = slow.window(a0, begin + 1)
+    after, ok_after = slow.window(begin, min(d, slow.end))
+    if not ok_before.any() or not ok_after.any():
+        return math.inf  # nothing to judge by: the other checks decide
+    return float(after[ok_after].max() - before[ok_before].min())
 
 
 def grade(ratio: float, thresholds: tuple[float, float, float]) -> int:

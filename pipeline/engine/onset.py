@@ -70,9 +70,11 @@ class OnsetDetector:
         on_floor: float,
         min_peak: float,
         delay: float,
+        min_slow_share: float = 0.0,
     ) -> None:
         self._cfg = cfg
         self.min_peak = min_peak  # a voluntary movement of this side reaches this above rest
+        self.min_slow_share = min_slow_share  # and its slow envelope this share of its peak
         self._on_floor = on_floor
         self._off_floor = on_floor * cfg.k_off / cfg.k_on
         self._delay = delay

@@ -58,16 +58,23 @@ def test_envelope_is_split_invariant_with_gaps(gyro: bool) -> None:
     valid[500:540] = False
     rows = _rows(acc, gyr, valid)
     cfg = EngineConfig()
-    whole = ActivityEnvelope(cfg, gyro).feed(0, rows)
+    whole, whole_slow = ActivityEnvelope(cfg, gyro).feed(0, rows)
     env = ActivityEnvelope(cfg, gyro)
     parts = [env.feed(a, rows[a:b]) for a, b in _splits(n, rng)]
-    assert list(itertools.chain(*parts)) == whole  # bit for bit
+    assert list(itertools.chain(*(p[0] for p in parts))) == whole  # bit for bit
+    assert list(itertools.chain(*(p[1] for p in parts))) == whole_slow
     assert [v is None for v in whole] == (~valid).tolist()
+    assert [v is None for v in whole_slow] == ((~valid).tolist() if gyro else [True] * n)
 
 
 def _env(acc: np.ndarray, gyr: np.ndarray, gyro: bool) -> np.ndarray:
+    return _envelopes(acc, gyr, gyro)[0]
+
+
+def _envelopes(acc: np.ndarray, gyr: np.ndarray, gyro: bool) -> tuple[np.ndarray, np.ndarray]:
     rows = _rows(acc, gyr, np.ones(len(acc), dtype=bool))
-    return np.array(ActivityEnvelope(EngineConfig(), gyro).feed(0, rows), dtype=float)
+    env, slow = ActivityEnvelope(EngineConfig(), gyro).feed(0, rows)
+    return np.array(env, dtype=float), np.array(slow, dtype=float)
 
 
 def test_gyro_envelope_removes_bias_and_sees_movement() -> None:
@@ -92,7 +99,7 @@ def test_gyro_envelope_starts_again_after_a_gap_without_a_transient() -> None:
     shaken: Row = [0.0, 0.0, 11.81, 0.8, -0.5, 0.3]  # a moving wrist: no bias is learnt
     moving: list[Row | None] = [row, shaken] * 15
     rows = moving + [None] * 20 + moving
-    env = np.array([np.nan if v is None else v for v in envelope.feed(0, rows)])
+    env = np.array([np.nan if v is None else v for v in envelope.feed(0, rows)[0]])
     np.testing.assert_allclose(env[30:50], np.nan)
     np.testing.assert_allclose(env[~np.isnan(env)], np.linalg.norm(row[3:]), rtol=1e-9)
 
@@ -106,3 +113,21 @@ def test_acc_envelope_reads_rotation_without_gravity_estimate() -> None:
     assert env[:290].max() < 1e-6
     assert 1.5 < env[300:360].max() < 2.5
     assert env[400:].max() < 0.05  # a new orientation leaves no residue
+
+
+def test_slow_envelope_keeps_a_reach_and_drops_a_tremor_burst() -> None:
+    # A burst of 6.8 Hz tremor (as on the PADS tremor hand, 0.8 rad/s rms) and a 0.6 s
+    # reach reach the same envelope peak; only the reach moves the slow envelope.
+    fs, n = 100.0, 600
+    t = np.arange(n) / fs
+    acc = np.tile([0.0, 0.0, 9.81], (n, 1))
+    tremor, reach = np.zeros((n, 3)), np.zeros((n, 3))
+    burst = (t >= 2.0) & (t < 3.0)
+    tremor[burst, 0] = 3.0 * np.sin(2 * np.pi * 6.8 * t[burst]) * np.hanning(burst.sum())
+    moving = (t >= 2.0) & (t < 2.6)
+    reach[moving, 0] = np.hanning(moving.sum())
+    env_t, slow_t = _envelopes(acc, tremor, True)
+    env_r, slow_r = _envelopes(acc, reach, True)
+    assert env_t.max() == pytest.approx(env_r.max(), rel=0.3)
+    assert slow_r.max() > 0.6 * env_r.max()
+    assert slow_t.max() < 0.15 * env_t.max()
