@@ -25,6 +25,7 @@ from sensors.assembler import AssemblerStats, BlockAssembler
 from sensors.ble_config import BleConfig
 from sensors.ble_drivers import Kind, kind_from_advertisement
 from sensors.ble_link import Item, LinkStatus, SharedScanner, StreamStart, WristLink
+from sensors.protocols.base import Reason
 from sensors.protocols.mirrorwatch import MirrorWatchDecoder
 from sensors.types import ImuBlock, Side
 
@@ -122,6 +123,7 @@ class BleSource:
         }
         tasks = [asyncio.create_task(link.run()) for link in self.links.values()]
         told = dict.fromkeys(Side, (0, 0))  # clock restarts and stalls already logged
+        unread: dict[Side, set[Reason]] = {side: set() for side in Side}  # skips logged
         try:
             while True:
                 packet = await _next(packets, tasks)
@@ -134,6 +136,8 @@ class BleSource:
                 link = self.links[packet.side]
                 stats = assembler.stats
                 link.lost, link.skipped = stats.lost, stats.malformed
+                if stats.malformed:
+                    _tell_skips(packet.side, assembler.skipped(), unread[packet.side])
                 if (stats.resets, stats.stalled) != told[packet.side]:
                     _tell_clock(packet.side, stats, told[packet.side])
                     told[packet.side] = (stats.resets, stats.stalled)
@@ -152,6 +156,27 @@ class BleSource:
         self.status[status.side] = status
         for callback in self._listeners:
             callback(status)
+
+
+def _tell_skips(side: Side, skipped: Mapping[Reason, int], told: set[Reason]) -> None:
+    """One line the first time a wrist's notifications are skipped for a reason (a
+    sensor sending a frame format the decoder does not know shows up here, not as
+    silence); the counts go on in the link's status."""
+    for reason in skipped:
+        if reason is not Reason.UNPAIRED and reason not in told:
+            told.add(reason)
+            log.warning(
+                "%s: skipping notifications the decoder cannot read (%s: %s); counted",
+                side,
+                reason,
+                _SKIP_WHY.get(reason, "malformed"),
+            )
+
+
+_SKIP_WHY = {
+    Reason.VERSION: "a format or frame type it does not know",
+    Reason.TIMESTAMP: "sensor time repeats or cannot be placed",
+}
 
 
 def _tell_clock(side: Side, stats: AssemblerStats, told: tuple[int, int]) -> None:

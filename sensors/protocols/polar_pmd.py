@@ -17,8 +17,13 @@ a reference sample (each channel a signed LE integer of ceil(resolution/8) bytes
 delta blocks: u8 bit width w, u8 sample count c, then c * channels * w bits, LSB first,
 channel-interleaved, signed two's complement, padded to a byte; each delta adds to the
 previous sample. Compressed ACC type 0: value * factor = g; type 1: value * factor = mG.
-Compressed GYRO type 0: value * factor = deg/s. `factor` is the float32 FACTOR setting
-(type 5) of the start-measurement response; the client reads it and passes it here.
+Compressed GYRO type 0: value * factor = deg/s. Compressed GYRO type 1 (the SDK's
+dataFromCompressedType1): 32-bit channels holding IEEE-754 float32 bit patterns in deg/s;
+the deltas are added to the bit patterns as int32 (wrapping), and only then read as
+floats, times the factor. `factor` is the float32 FACTOR setting (type 5) of the
+start-measurement response; the client reads it and passes it here. Other frame types
+(uncompressed gyro, which the SDK does not decode either) are counted as
+Reason.VERSION, never guessed at.
 
 Sample times: sample n-1 is at the frame's timestamp; the others are spread evenly back
 to the previous frame's timestamp of the same stream, or at 1/sample_rate for the first
@@ -86,7 +91,10 @@ _FORMATS: dict[tuple[int, bool, int], tuple[int, float]] = {
     (Measurement.ACC, True, 0): (16, STANDARD_GRAVITY),
     (Measurement.ACC, True, 1): (16, _MG),
     (Measurement.GYRO, True, 0): (16, math.radians(1.0)),
+    (Measurement.GYRO, True, 1): (32, math.radians(1.0)),  # float32 deg/s, see _FLOATS
 }
+# formats whose integers are float32 bit patterns (GyrData.dataFromCompressedType1)
+_FLOATS = frozenset({(Measurement.GYRO, True, 1)})
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -97,7 +105,7 @@ class PmdFrame:
     timestamp: int
     frame_type: int
     compressed: bool
-    raw: IntArray
+    raw: IntArray | FloatArray  # float64 for float32 formats (GYRO compressed type 1)
 
     @property
     def unit(self) -> float:
@@ -119,7 +127,19 @@ def parse_frame(data: bytes) -> PmdFrame:
     raw = _delta_decode(body, 3, bits) if compressed else _plain_decode(body, 3, bits)
     if raw.shape[0] == 0:
         raise MalformedPacket(Reason.PAYLOAD, "no samples")
+    if (kind & 0x3F, compressed, frame_type) in _FLOATS:
+        return PmdFrame(
+            Measurement(kind & 0x3F), timestamp, frame_type, compressed, _as_float32(raw)
+        )
     return PmdFrame(Measurement(kind & 0x3F), timestamp, frame_type, compressed, raw)
+
+
+def _as_float32(raw: IntArray) -> FloatArray:
+    """int32 bit patterns (summed as int64) -> their float32 values; not finite: counted."""
+    values = (raw & 0xFFFFFFFF).astype(np.uint32).view(np.float32).astype(np.float64)
+    if not np.all(np.isfinite(values)):
+        raise MalformedPacket(Reason.PAYLOAD, "float sample is NaN or infinite")
+    return values
 
 
 def _signed(buf: bytes, channels: int, width: int) -> IntArray:

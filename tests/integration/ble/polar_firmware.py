@@ -6,7 +6,9 @@ TimeSystemExplained.md: ns since 2000-01-01) and the byte layouts its unit tests
 out (PmdSettingTest, BlePmdClientControlPointResponseTest, AccDataTest, GyrDataTest).
 See firmware_notes/polar_pmd.md. It sends compressed frames, type 0 (0x80): an int16
 reference sample, then one delta block of the narrowest width that holds every delta;
-values * FACTOR are g (ACC) and deg/s (GYRO).
+values * FACTOR are g (ACC) and deg/s (GYRO). `gyro_frame` 0x81 sends the gyroscope as
+GyrDataTest's compressed type 1 instead (float32 deg/s bit patterns, int32 deltas,
+FACTOR 1.0), and 0x00 as uncompressed int16 frames, which the SDK does not decode.
 """
 
 from __future__ import annotations
@@ -43,11 +45,13 @@ def _settings(rates: Sequence[int], ranges: Sequence[int]) -> bytes:
     return out + bytes([4, 1, 3])
 
 
-def _compressed(values: np.ndarray) -> bytes:
+def _compressed(values: np.ndarray, ref_format: str = "<3h") -> bytes:
     """Reference sample then one delta block, bits LSB first, channels interleaved."""
     ref = values[0]
     deltas = np.diff(values, axis=0).reshape(-1)
-    body = struct.pack("<3h", *(int(v) for v in ref))
+    if ref_format == "<3I":  # float32 bit patterns: the deltas wrap as int32
+        deltas = (deltas + (1 << 31)) % (1 << 32) - (1 << 31)
+    body = struct.pack(ref_format, *(int(v) for v in ref))
     if deltas.size == 0:
         return body
     width = max(int(max(abs(int(d)) for d in deltas)).bit_length() + 1, 1)
@@ -78,6 +82,7 @@ class PolarVeritySense(Board):
     sdk_mode: bool = False
     running: dict[int, tuple[int, int]] = field(default_factory=dict)  # type -> rate, range
     requests: list[bytes] = field(default_factory=list)
+    gyro_frame: int = 0x80  # frame type byte of GYRO frames: 0x80, 0x81 or 0x00
 
     def on_link_down(self) -> None:
         self.running.clear()  # streams end with the link; SDK mode stays until power-off
@@ -131,7 +136,8 @@ class PolarVeritySense(Board):
         if others and rate not in others:
             return INVALID_SAMPLE_RATE, b""  # one sensor clock: one rate for both
         self.running[kind] = (rate, full_scale)
-        return SUCCESS, bytes([5, 1]) + struct.pack("<f", full_scale / 32768.0)
+        factor = 1.0 if kind == GYRO and self.gyro_frame == 0x81 else full_scale / 32768.0
+        return SUCCESS, bytes([5, 1]) + struct.pack("<f", factor)
 
     def rate(self) -> float | None:
         acc = self.running.get(ACC)
@@ -150,6 +156,14 @@ class PolarVeritySense(Board):
             counts = np.rint(acc / G / (self.running[ACC][1] / 32768.0))
             sent = self.notify(PMD_DATA, bytes([ACC]) + stamp + b"\x80" + _compressed(counts))
         if GYRO in self.running:
-            dps = np.degrees(gyr) / (self.running[GYRO][1] / 32768.0)
-            self.notify(PMD_DATA, bytes([GYRO]) + stamp + b"\x80" + _compressed(np.rint(dps)))
+            head = bytes([GYRO]) + stamp + bytes([self.gyro_frame])
+            if self.gyro_frame == 0x81:
+                bits = np.degrees(gyr).astype("<f4").view("<u4").astype(np.int64)
+                self.notify(PMD_DATA, head + _compressed(bits, "<3I"))
+                return sent
+            dps = np.rint(np.degrees(gyr) / (self.running[GYRO][1] / 32768.0))
+            if self.gyro_frame == 0x00:
+                self.notify(PMD_DATA, head + dps.astype("<i2").tobytes())
+            else:
+                self.notify(PMD_DATA, head + _compressed(dps))
         return sent

@@ -6,6 +6,7 @@ reconnects."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import signal
@@ -28,9 +29,10 @@ from pipeline.engine import Engine
 from pipeline.engine.config import EngineConfig
 from pipeline.engine.events import MovementEvent
 from pipeline.store.spool import Spool
-from sensors.ble import scan
+from sensors.ble import BleSource, scan
 from sensors.ble_config import BleConfig
-from sensors.ble_link import LinkState
+from sensors.ble_link import LinkState, LinkStatus
+from sensors.protocols.base import Reason
 from sensors.types import Side
 
 POLAR, META, MIRROR = "A0:9E:1A:00:00:01", "F4:5E:AB:00:00:02", "C4:4F:33:6A:00:09"
@@ -197,3 +199,54 @@ def test_monitor_with_two_makes_gives_the_events_of_a_replay(rig: Rig, tmp_path:
                 assert value == pytest.approx(db[key], abs=0.005), key
             else:
                 assert value == db[key], key
+
+
+def test_verity_sense_gyro_as_float_frames(rig: Rig) -> None:
+    """A Verity Sense sending its gyroscope as the SDK's compressed type 1 (float32 deg/s
+    bit patterns) streams like one sending type 0."""
+    polar, _ = vendor_pair(rig)
+    rig.do(lambda: setattr(polar, "gyro_frame", 0x81))
+    run = asyncio.run(stream(BleConfig(left=POLAR, right=META, odr_hz=100), until=6.0))
+    stats = run.source.assemblers[Side.L].stats
+    assert (stats.malformed, run.lost(Side.L)) == (0, 0)
+    gyr = np.concatenate([b.gyr for b in run.blocks[Side.L] if b.gyr is not None])
+    assert len(gyr) == sum(len(b) for b in run.blocks[Side.L])
+    # the copying hand's peaks (board.tapping on a fine grid) come through in rad/s,
+    # within what sampling at 104 Hz misses of a peak
+    _, truth = tapping(False)(np.arange(0.0, 8.0, 1e-4))
+    want = np.abs(truth[:, :2]).max(axis=0)
+    got = np.abs(gyr[:, :2]).max(axis=0)
+    print(f"gyro peaks from float frames: {got.round(4)} rad/s, signal's {want.round(4)}")
+    np.testing.assert_allclose(got, want, atol=0.01)
+
+
+def test_verity_sense_gyro_frames_it_cannot_read_are_told_and_counted(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Uncompressed gyro frames (which the Polar SDK does not decode either) are not
+    guessed at: one warning line, and each is counted as skipped in the link status."""
+    polar, _ = vendor_pair(rig)
+    rig.do(lambda: setattr(polar, "gyro_frame", 0x00))
+    statuses: list[LinkStatus] = []
+    source = BleSource(BleConfig(left=POLAR, right=META, odr_hz=100), on_status=statuses.append)
+    right: list[int] = []
+
+    async def run() -> None:
+        async with contextlib.aclosing(source.blocks()) as blocks:
+            async for block in blocks:
+                if block.side is Side.R:
+                    right.append(len(block))
+                if source.session_time() > 4.0 and source.assemblers[Side.L].stats.malformed:
+                    return
+
+    asyncio.run(asyncio.wait_for(run(), 30.0))
+    told = [r.getMessage() for r in caplog.records if "cannot read" in r.getMessage()]
+    print(told)
+    assert told == [
+        "L: skipping notifications the decoder cannot read"
+        " (version: a format or frame type it does not know); counted"
+    ]
+    skipped = source.assemblers[Side.L].skipped()
+    assert skipped[Reason.VERSION] >= 10
+    assert source.links[Side.L].skipped == source.assemblers[Side.L].stats.malformed
+    assert sum(right) > 100  # the other wrist streams on

@@ -87,12 +87,39 @@ def test_compressed_type_1_and_gyro_type_0_counts() -> None:
     np.testing.assert_array_equal(g.raw, [[-22, 8, 13], [-23, 11, 16]])
 
 
-def test_gyro_float_frames_are_not_decoded_yet() -> None:
-    # GyrDataTest "compressed data type 1" carries float32 bit patterns; the decoder
-    # knows type 0 only, so type 1 is counted as an unknown format, never misread
+# GyrDataTest "process gyro compressed data type 1": ts 2 000 000 000, frame type 0x81,
+# reference 0x3f800000 0x41200000 0x41a00000 (1.0, 10.0, 20.0 as float32 bits), one
+# 28-bit delta block (0x01a00000, 0x00800000, -0x2133333) added to the bit patterns:
+# 10.0, 20.0, 1.1
+GYR_C1 = bytes.fromhex("050094357700000000810000803f000020410000a0411c010000a001000008cdccec0d")
+
+
+def test_gyro_float_frames_of_the_sdk() -> None:
+    f = parse_frame(GYR_C1)
+    bits = np.array([[0x3F800000, 0x41200000, 0x41A00000]], dtype=np.int64)
+    bits = np.vstack((bits, (bits + [0x01A00000, 0x00800000, 0xFDECCCCD]) & 0xFFFFFFFF))
+    want = bits.astype(np.uint32).view(np.float32).astype(np.float64)
+    np.testing.assert_array_equal(f.raw, want)
+    assert want[1].tolist() == pytest.approx([10.0, 20.0, 1.1], rel=1e-6)
+    # "type 1 with factor": factor 0.5 halves them; we give rad/s
+    dec = PolarPmdDecoder(sample_rate=52.0, gyr_factor=0.5)
+    acc = bytes.fromhex("02") + struct.pack("<Q", TS) + bytes.fromhex("01") + bytes(12)
+    assert dec.decode(GYR_C1) == []  # gyro waits for its accelerometer
+    (frame,) = dec.decode(acc)
+    assert frame.gyr is not None
+    np.testing.assert_allclose(frame.gyr[-1], np.radians(0.5 * want[1]))
+
+
+def test_gyro_frames_the_sdk_does_not_decode_are_counted() -> None:
+    # the SDK throws on uncompressed gyro frames (GyrData.parseDataFromDataFrame): so do
+    # we, as an unknown format, counted and never misread as another type
+    raw_gyro = bytes.fromhex("05009435770000000000") + bytes(12)
     with pytest.raises(MalformedPacket) as e:
-        parse_frame(bytes.fromhex("05009435770000000081") + bytes(12))
+        parse_frame(raw_gyro)
     assert e.value.reason is Reason.VERSION
+    dec = PolarPmdDecoder(sample_rate=52.0)
+    assert dec.decode(raw_gyro) == []
+    assert dec.skipped() == {Reason.VERSION: 1}
 
 
 def test_control_point_responses() -> None:
