@@ -10,11 +10,12 @@ signal, or the source ending) drains in order: the source stops (at once, also
 while it waits for wrists that send nothing), the engine is flushed, every
 decided event is committed, then the session is closed.
 
-The machine itself can fail the store (pipeline/store/disk.py). A full disk
-costs raw samples, never events: the spool drops stored samples oldest first to
-make room, and a slice that still does not fit is dropped and counted. When not
-even an event fits, the reserve file is given up, the session stops as if
-signalled, commits what the engine decided and ends as "disk full" (`DiskFull`).
+The machine itself can fail the store (pipeline/store/disk.py; the writer's
+rounds are in pipeline/store/writer.py). A full disk costs raw samples, never
+events: the spool drops stored samples oldest first to make room, and a slice
+that still does not fit is dropped and counted. When not even an event fits,
+the reserve file is given up, the session stops as if signalled, commits what
+the engine decided and ends as "disk full" (`DiskFull`).
 A data directory that vanishes or turns read-only is noticed at the next round
 of the writer (a quarter of a second) and ends the session at once (`SpoolGone`):
 nothing more can be committed, and the next start closes it as interrupted.
@@ -33,16 +34,19 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import NoReturn, TypeVar
+from typing import TypeVar
 
 from pipeline.engine import Engine, EngineStats
 from pipeline.engine.events import Event, MovementEvent
-from pipeline.store import disk
+from pipeline.store import disk, writer
 from pipeline.store.sessions import SessionInfo
-from pipeline.store.spool import Spool, SpoolBusy, SpoolError, SpoolFull, SpoolGone
-from pipeline.store.write_queue import Taken, WriteQueue
+from pipeline.store.spool import Spool, SpoolBusy, SpoolGone
+from pipeline.store.write_queue import WriteQueue
+from pipeline.store.writer import DiskFull
 from sensors.source import Source
-from sensors.types import ImuBlock, Side
+from sensors.types import ImuBlock
+
+__all__ = ["COMMIT_INTERVAL_S", "DiskFull", "SessionResult", "run_session", "run_until_signalled"]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -50,8 +54,6 @@ log = logging.getLogger(__name__)
 COMMIT_INTERVAL_S = 0.25
 """Raw samples and progress are committed this often (wall s): a killed process
 loses at most about this much, and the disk sees a few syncs per second."""
-_DROP_WARNING_S = 60.0  # at most one warning a minute about dropped samples
-_COMMIT_SAMPLES = 4096  # raw samples per transaction: ~60 000 rows/s (benchmarks/spool_rate.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,18 +66,6 @@ class SessionResult:
     covered: float  # s of session time the source delivered
     stopped: bool  # ended by a stop request rather than by the source
     dropped_samples: int  # raw samples not stored: the store fell behind
-
-
-class DiskFull(SpoolFull):
-    """Not even an event fit on the disk: the session ended as "disk full"."""
-
-
-@dataclass(slots=True)
-class _Room:
-    """The writer's account of a full disk."""
-
-    dropped: int = 0  # raw samples the disk had no room for
-    last_resort: bool = False  # the reserve is given up: the session must end
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,9 +111,9 @@ async def run_session(
     room = asyncio.Event()  # set whenever the writer has taken what was waiting
     # A source that can wait needs no more than two commits' worth queued: holding
     # the whole bound would only keep ~10 MB of blocks alive for nothing.
-    patience = min(queue.max_samples, 2 * _COMMIT_SAMPLES)
+    patience = min(queue.max_samples, 2 * writer.COMMIT_SAMPLES)
     stored: list[MovementEvent] = []
-    room_state = _Room()
+    room_state = writer.Room()
     if not await asyncio.to_thread(spool.guard.make_reserve):
         log.warning(
             "no room for the spool's reserve (%d kB) in %s: a full disk may end "
@@ -198,8 +188,8 @@ async def run_session(
         wake = asyncio.Event()
         queue.on_put = wake.set
         loop = asyncio.get_running_loop()
-        warned = (-_DROP_WARNING_S, 0)
-        busy = -_DROP_WARNING_S
+        warned = (-writer.DROP_WARNING_S, 0)
+        busy = -writer.DROP_WARNING_S
         with ThreadPoolExecutor(1, thread_name_prefix="spool-writer") as executor:
             while True:
                 finished = computed.is_set()  # before take(): nothing put after is missed
@@ -208,19 +198,26 @@ async def run_session(
                 lost = sum(queue.dropped.values())
                 try:
                     await loop.run_in_executor(
-                        executor, _commit, spool, session_id, taken, progress, lost, room_state
+                        executor,
+                        writer.commit,
+                        spool,
+                        session_id,
+                        taken,
+                        progress,
+                        lost,
+                        room_state,
                     )
                 except SpoolBusy as e:
                     # another process (push, report) held the lock: keep the rest, retry
                     queue.put_back(taken)
-                    busy = _warn_busy(e, busy)
+                    busy = writer.warn_busy(e, busy)
                     finished = False
                 if room_state.last_resort and not stop.is_set():
                     log.info("disk full: no room left for events; stopping the session")
                     stop.set()
                 if finished:
                     break
-                warned = _warn_dropped(queue, warned)
+                warned = writer.warn_dropped(queue, warned)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), COMMIT_INTERVAL_S)
                 wake.clear()
@@ -256,9 +253,9 @@ async def run_session(
     if room_state.dropped:
         log.warning("disk full: %d raw samples found no room", room_state.dropped)
     if room_state.last_resort:
-        _end_disk_full(spool, session_id)
+        writer.end_disk_full(spool, session_id)
     reason = "stopped" if stopped else "source ended"
-    _must(spool, room_state, lambda s: s.end_session(session_id, time.time(), reason))
+    writer.must(spool, room_state, lambda s: s.end_session(session_id, time.time(), reason))
     return SessionResult(
         info=spool.session(session_id),
         events=stored,
@@ -267,133 +264,6 @@ async def run_session(
         stopped=stopped,
         dropped_samples=dropped + room_state.dropped,
     )
-
-
-def _end_disk_full(spool: Spool, session_id: str) -> NoReturn:
-    """End a session the full disk stopped, and raise DiskFull saying so."""
-    where = spool.path.parent
-    try:
-        spool.end_session(session_id, time.time(), "disk full")
-    except SpoolFull:
-        raise DiskFull(
-            f"disk full: no room left in {where}, not even to end session {session_id} "
-            "(the next start closes it as interrupted); its committed events are intact"
-        ) from None
-    events = spool.session(session_id).events
-    raise DiskFull(
-        f"disk full: no room left for events in {where}; session {session_id} ended "
-        f"with {events} events stored"
-    )
-
-
-def _commit(
-    spool: Spool, session_id: str, taken: Taken, progress: float, lost: int, room: _Room
-) -> None:
-    """One round of the writer (in its thread): writes, then samples, then progress.
-
-    What is committed leaves `taken`, so after a failure it holds just the rest.
-    Raises SpoolGone if the spool's directory is gone or read-only, also when that
-    is what made a write fail halfway.
-    """
-    spool.guard.check_place()
-    try:
-        _commit_round(spool, session_id, taken, progress, lost, room)
-    except (OSError, SpoolError):
-        spool.guard.check_place()  # the directory went while we wrote: say that instead
-        raise
-
-
-def _commit_round(
-    spool: Spool, session_id: str, taken: Taken, progress: float, lost: int, room: _Room
-) -> None:
-    while taken.writes:
-        _must(spool, room, taken.writes[0])
-        del taken.writes[0]
-    while taken.blocks:
-        # a backlog goes in slices: the size bound is enforced after each, so one
-        # commit never carries more than a slice past it
-        n = rows = 0
-        while n < len(taken.blocks) and rows < _COMMIT_SAMPLES:
-            rows += len(taken.blocks[n])
-            n += 1
-        if room.last_resort or not _fits(spool, session_id, taken.blocks[:n]):
-            room.dropped += rows
-        del taken.blocks[:n]
-    _must(spool, room, lambda s: s.note_progress(session_id, progress, lost + room.dropped))
-
-
-def _fits(spool: Spool, session_id: str, blocks: list[ImuBlock]) -> bool:
-    """Store raw samples, making room once if the disk is full; False if they found none."""
-    for attempt in range(2):
-        try:
-            spool.add_samples(session_id, blocks)
-            return True
-        except SpoolFull:
-            if attempt or not _made_room(spool):
-                return False
-    return False
-
-
-def _made_room(spool: Spool) -> bool:
-    try:
-        return spool.guard.make_room(disk.COMMIT_BYTES) > 0
-    except SpoolFull:
-        return False
-
-
-def _must(spool: Spool, room: _Room, write: Callable[[Spool], object]) -> None:
-    """A write that is never dropped (events, bookkeeping), whatever it takes.
-
-    A full disk first costs raw samples; then the reserve file goes, the write
-    goes in, and `room.last_resort` tells the session to end. Raises DiskFull
-    if even that was not enough.
-    """
-    try:
-        write(spool)
-        return
-    except SpoolFull as exc:
-        log.debug("%s; %s", exc, disk.describe(spool.path))
-        if _made_room(spool):
-            with contextlib.suppress(SpoolFull):
-                write(spool)
-                return
-    if not room.last_resort:
-        room.last_resort = True
-        spool.guard.release_reserve()
-    try:
-        write(spool)
-    except SpoolFull as exc:
-        log.debug("after giving up the reserve: %s; %s", exc, disk.describe(spool.path))
-        raise DiskFull(
-            f"disk full: no room left in {spool.path.parent} even after giving up the "
-            "reserve; the events committed so far are intact"
-        ) from exc
-
-
-def _warn_busy(error: SpoolBusy, warned_at: float) -> float:
-    """Log a busy spool at most once a minute; returns when it was last logged."""
-    now = time.monotonic()
-    if now - warned_at < _DROP_WARNING_S:
-        return warned_at
-    log.warning("%s; retrying (raw samples wait, bounded)", error)
-    return now
-
-
-def _warn_dropped(queue: WriteQueue, warned: tuple[float, int]) -> tuple[float, int]:
-    """Log newly dropped samples, at most once a minute; returns (when, how many) last told."""
-    now = time.monotonic()
-    dropped = queue.dropped
-    total = sum(dropped.values())
-    if total > warned[1] and now - warned[0] >= _DROP_WARNING_S:
-        log.warning(
-            "the store is slower than the sensors: %d raw samples dropped so far "
-            "(L %d, R %d), oldest first; events are kept",
-            total,
-            dropped[Side.L],
-            dropped[Side.R],
-        )
-        return now, total
-    return warned
 
 
 def run_until_signalled(
