@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from pipeline.commands import speed
-from pipeline.commands.delivery import continuous_delivery, delivery_line
+from pipeline.commands.delivery import continuous_delivery, deliver_now, delivery_line
 from pipeline.commands.lsl import add_lsl_option, both, finish, publisher
 from pipeline.commands.sources import open_source, store_links
 from pipeline.engine import Engine
@@ -32,6 +32,7 @@ from pipeline.workflows.assessment.protocol import Protocol, builtin_protocols, 
 from pipeline.workflows.assessment.results import load_assessment, save_plan, save_timeline
 from pipeline.workflows.assessment.text import format_assessment
 from pipeline.workflows.assessment.timeline import nominal_schedule, scripted, session_length
+from pipeline.workflows.assessment.verdict_store import store_verdict
 from sensors.scenarios import plan_protocol
 from sensors.simulated import SimConfig, Simulation
 from sensors.types import ImuBlock, Side
@@ -177,10 +178,13 @@ def assess(args: argparse.Namespace) -> int:
         view.close()
         save_timeline(agg, info.id, guide.windows)
         result = load_assessment(spool, agg, spool.session(info.id))
+        # decided once, here: the report, `events` and InfluxDB all read this one
+        store_verdict(spool, info.id, result.verdict, clock["t"])
         out = args.out or settings.data_dir / "reports" / f"{info.id}.html"
         from pipeline.report.document import write_report  # matplotlib: ~1 s, only to draw
 
         write_report(spool, agg, result.info, out)
+    deliver_now(settings)  # the verdict was stored after the session's delivery ended
     verdict = result.verdict
     if args.json:
         doc = {"session": info.id, "report": str(out), **verdict.to_json_dict()}

@@ -19,7 +19,7 @@ from typing import Any
 from pipeline.commands import UsageError
 from pipeline.settings import InfluxSettings, Settings
 from pipeline.store.outbox import DeliveryStatus
-from pipeline.store.spool import Spool
+from pipeline.store.spool import Spool, SpoolError
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +124,30 @@ def continuous_delivery(
             spool.close()
 
     return job
+
+
+def deliver_now(settings: Settings, timeout_s: float = 10.0) -> None:
+    """Send what is pending now, for rows stored after a session's own delivery ended
+    (an assessment's verdict); what the server does not take stays in the spool for
+    the next session or `mirrorwatch push`. Nothing when no server is configured."""
+    if settings.influx is None:
+        return
+    from pipeline.store.influx import InfluxWriter, transport_for
+
+    spool = Spool.in_dir(settings.data_dir, max_bytes=settings.spool_max_bytes)
+    writer = InfluxWriter(
+        spool, transport_for(settings.influx), batch_size=settings.influx.batch_size
+    )
+    try:
+        result = writer.push(timeout_s)
+    except SpoolError as e:  # the acknowledgement found no room: the rows go again later
+        log.warning("delivery stopped: %s; `mirrorwatch push` sends the rest", e)
+        return
+    finally:
+        writer.close()
+        spool.close()
+    if result.pending:
+        log.warning("%d rows still pending delivery: `mirrorwatch push` sends them", result.pending)
 
 
 def status(args: argparse.Namespace) -> int:

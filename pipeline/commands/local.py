@@ -25,10 +25,14 @@ from pipeline.engine.events import Event, MovementEvent
 from pipeline.report.summary import format_table, summarize
 from pipeline.session import run_session, run_until_signalled
 from pipeline.settings import Settings
+from pipeline.store.aggregates import Aggregates
 from pipeline.store.spool import Spool, StoredEvent
+from pipeline.workflows.assessment.verdict import Verdict
+from pipeline.workflows.assessment.verdict_store import stored_verdict
 from sensors.files import is_wrist_file
 from sensors.recording import Recording, RecordingWriter, iter_blocks, read_recording
 from sensors.simulated import SCENARIOS, SimConfig, SimulatedSource, Simulation, simulate
+from sensors.types import Side
 
 
 def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -70,9 +74,17 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--subject", default="sim", help="pseudonym written as metadata")
     p.set_defaults(handler=record)
 
-    p = verbs.add_parser("events", help="list stored movement events")
+    p = verbs.add_parser(
+        "events", help="list stored movement events, then the verdicts of assessments"
+    )
     p.add_argument("--session", help="session id, unique prefix or 'latest' (default: all)")
-    p.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    p.add_argument(
+        "--format",
+        choices=["table", "json", "csv"],
+        default="table",
+        help="json: a 'verdict' line per hand of an assessment follows its events;"
+        " csv: movement events only",
+    )
     p.set_defaults(handler=events)
 
 
@@ -272,14 +284,35 @@ def events(args: argparse.Namespace) -> int:
     with Spool.for_reading(settings.data_dir) as spool:
         session_id = spool.session(args.session).id if args.session else None
         stored = spool.events(session_id)
+        verdicts = _verdicts(spool, session_id)
     if args.format == "json":
         for s in stored:
             print(json.dumps({**s.event.to_json_dict(), "session": s.session_id}))
+        for sid, v in verdicts.items():
+            for side in Side:
+                doc = {"type": "verdict", **v.hands[side].to_json_dict()}
+                print(json.dumps({**doc, "complete": v.complete, "session": sid}))
     elif args.format == "csv":
         _write_csv(stored)
     else:
         _print_table(stored)
+        for sid, v in verdicts.items():
+            print(f"\nverdict of assessment {sid}" + ("" if v.complete else " (INCOMPLETE)"))
+            for side in Side:
+                print(v.hands[side].line())
     return 0
+
+
+def _verdicts(spool: Spool, session_id: str | None) -> dict[str, Verdict]:
+    """The stored verdicts of the assessments among the sessions listed, in session order."""
+    agg = Aggregates(spool)
+    out = {}
+    for info in spool.sessions():
+        if info.mode == "assess" and session_id in (None, info.id):
+            v = stored_verdict(agg, info.id)
+            if v is not None:
+                out[info.id] = v
+    return out
 
 
 def simulation(args: argparse.Namespace) -> Simulation:

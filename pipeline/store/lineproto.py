@@ -32,6 +32,21 @@ MEASUREMENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "decided_at",
         ),
     ),
+    "verdict": (
+        ("subject", "session", "task_hand", "mirror_hand", "state"),
+        (
+            "movements",
+            "mirror",
+            "mirror_share",
+            "median_ratio",
+            "worst_grade",
+            "limit_mirror_share",
+            "limit_median_ratio",
+            "limit_worst_grade",
+            "tasks_done",
+            "tasks_planned",
+        ),
+    ),
     "imu": (("subject", "session", "side"), ("ax", "ay", "az", "gx", "gy", "gz")),
     "link": (("subject", "session", "side"), ("battery", "rssi", "lost", "reconnects")),
 }
@@ -75,6 +90,32 @@ def movement(subject: str, session: str, started_at: float, d: dict[str, Any]) -
         f"decided_at={float(d['decided_at'])!r}",
     ]
     return f"movement,{tags} {','.join(fields)} {wall_ns(started_at, float(d['t_onset']))}"
+
+
+def verdict(subject: str, session: str, started_at: float, t: float, d: dict[str, Any]) -> str:
+    """One hand's assessment verdict (its `assess --json` dict) as a point at session time
+    `t`, when it was reached. The state and both hands are tags, so a dashboard can select
+    "outside limits"; a number the verdict lacks (no mirror event: no median ratio) is
+    left out rather than made up."""
+    tags = (
+        f"subject={tag(subject)},session={tag(session)},task_hand={d['task_hand']},"
+        f"mirror_hand={d['mirror_hand']},state={tag(d['state'])}"
+    )
+    fields = [f"movements={int(d['movements'])}i", f"mirror={int(d['mirror'])}i"]
+    for key in ("mirror_share", "median_ratio"):
+        if d[key] is not None:
+            fields.append(f"{key}={float(d[key])!r}")
+    if d["worst_grade"] is not None:
+        fields.append(f"worst_grade={int(d['worst_grade'])}i")
+    limits = d["limits"]
+    fields += [
+        f"limit_mirror_share={float(limits['mirror_share'])!r}",
+        f"limit_median_ratio={float(limits['median_ratio'])!r}",
+        f"limit_worst_grade={int(limits['worst_grade'])}i",
+        f"tasks_done={int(d['tasks_done'])}i",
+        f"tasks_planned={int(d['tasks_planned'])}i",
+    ]
+    return f"verdict,{tags} {','.join(fields)} {wall_ns(started_at, t)}"
 
 
 def imu(

@@ -22,6 +22,7 @@ class Stream(StrEnum):
     """A spool table drained to the server, in sending order (events first)."""
 
     EVENTS = "events"
+    VERDICTS = "verdicts"
     LINK = "link"
     SAMPLES = "samples"
 
@@ -65,6 +66,9 @@ _PENDING_SQL = {
     Stream.EVENTS: f"""SELECT e.id, x.subject, x.id, {_ORIGIN}, e.data
         FROM events e JOIN sessions x ON x.id = e.session_id
         WHERE e.id > ? ORDER BY e.id LIMIT ?""",
+    Stream.VERDICTS: f"""SELECT v.id, x.subject, x.id, {_ORIGIN}, v.t, v.data
+        FROM verdicts v JOIN sessions x ON x.id = v.session_id
+        WHERE v.id > ? ORDER BY v.id LIMIT ?""",
     Stream.LINK: f"""SELECT l.id, x.subject, x.id, {_ORIGIN}, l.side, l.t,
             l.battery, l.rssi, l.lost, l.reconnects
         FROM link l JOIN sessions x ON x.id = l.session_id
@@ -77,6 +81,8 @@ _PENDING_SQL = {
 _OLDEST_SQL = {
     Stream.EVENTS: f"""SELECT {_ORIGIN} + e.t_onset FROM events e
         JOIN sessions x ON x.id = e.session_id WHERE e.id > ? ORDER BY e.id LIMIT 1""",
+    Stream.VERDICTS: f"""SELECT {_ORIGIN} + v.t FROM verdicts v
+        JOIN sessions x ON x.id = v.session_id WHERE v.id > ? ORDER BY v.id LIMIT 1""",
     Stream.LINK: f"""SELECT {_ORIGIN} + l.t FROM link l
         JOIN sessions x ON x.id = l.session_id WHERE l.id > ? ORDER BY l.id LIMIT 1""",
     Stream.SAMPLES: f"""SELECT {_ORIGIN} + s.t FROM samples s
@@ -95,6 +101,11 @@ def pending(db: sqlite3.Connection, stream: Stream, limit: int) -> list[Outgoing
     if stream is Stream.EVENTS:
         return [
             Outgoing(stream, r[0], lineproto.movement(r[1], r[2], r[3], json.loads(r[4])))
+            for r in rows
+        ]
+    if stream is Stream.VERDICTS:
+        return [
+            Outgoing(stream, r[0], lineproto.verdict(r[1], r[2], r[3], r[4], json.loads(r[5])))
             for r in rows
         ]
     if stream is Stream.LINK:
@@ -193,15 +204,14 @@ def status(db: sqlite3.Connection) -> DeliveryStatus:
 
 # -- size bound ----------------------------------------------------------------
 
-_ROW_BYTES = {Stream.SAMPLES: 60, Stream.LINK: 50, Stream.EVENTS: 400}
+_ROW_BYTES = {Stream.SAMPLES: 60, Stream.LINK: 50, Stream.EVENTS: 400, Stream.VERDICTS: 600}
 """Rough bytes per row with its index entries: how many rows to delete per round."""
 
 # Delivered rows go first (they are safe in the server), then undelivered raw
-# samples, link statistics, and events last: events are what the study needs.
-_PRUNE_ORDER = (
-    *((s, True) for s in (Stream.SAMPLES, Stream.LINK, Stream.EVENTS)),
-    *((s, False) for s in (Stream.SAMPLES, Stream.LINK, Stream.EVENTS)),
-)
+# samples, link statistics, events, and verdicts last: two rows per assessment, and
+# what an examiner decides on.
+_PRUNED = (Stream.SAMPLES, Stream.LINK, Stream.EVENTS, Stream.VERDICTS)
+_PRUNE_ORDER = (*((s, True) for s in _PRUNED), *((s, False) for s in _PRUNED))
 
 
 def used_bytes(db: sqlite3.Connection) -> int:

@@ -4,17 +4,19 @@ Version 1: sessions, events, samples. Version 2 adds what delivery to InfluxDB
 needs: a `link` table (measurement `link`), one delivery cursor per stream
 (everything with a row id at or below it was acknowledged by the server or
 quarantined), the quarantine of rows a server refused, and drop counters for
-the size bound.
+the size bound. Version 3: a session's progress, losses and end. Version 4: a
+`verdicts` table, the assessment verdicts waiting for delivery (measurement
+`verdict`).
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 STREAMS = ("events", "link", "samples")
-"""Tables drained to the server, in the order a writer sends them."""
+"""The tables drained to the server as of version 2 (version 4 adds `verdicts`)."""
 
 _V1 = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -94,7 +96,21 @@ _V2_TO_V3 = (
     "UPDATE meta SET value = '3' WHERE key = 'schema_version'",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1_TO_V2, 2: _V2_TO_V3}
+_V3_TO_V4 = (
+    # One row per hand of a finished assessment: t the session time the verdict was
+    # reached (its point's timestamp), data the hand's verdict as `assess --json` prints it.
+    """CREATE TABLE verdicts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id TEXT NOT NULL REFERENCES sessions(id),
+        t REAL NOT NULL,
+        task_hand TEXT NOT NULL CHECK (task_hand IN ('L', 'R')),
+        data TEXT NOT NULL
+    )""",
+    "INSERT INTO delivery VALUES ('verdicts', 0, 0)",
+    "UPDATE meta SET value = '4' WHERE key = 'schema_version'",
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1_TO_V2, 2: _V2_TO_V3, 3: _V3_TO_V4}
 """Statements that take a spool from version N to N + 1."""
 
 

@@ -31,11 +31,11 @@ def test_status_shows_counts_and_pending_rows(
     out = capsys.readouterr().out.splitlines()
     assert out[1] == "stored   1 sessions, 0 events, 0 samples"
     assert out[2] == "delivery not configured: the spool is the store"
-    assert out[3].startswith("pending  0 events, 1 link, 0 samples; oldest ")
+    assert out[3].startswith("pending  0 events, 0 verdicts, 1 link, 0 samples; oldest ")
     assert out[4].startswith("error    http://db:8086 answered 503: busy (")
     assert main(["--data-dir", str(tmp_path / "d"), "status", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
-    assert d["pending"] == {"events": 0, "link": 1, "samples": 0}
+    assert d["pending"] == {"events": 0, "verdicts": 0, "link": 1, "samples": 0}
     assert d["oldest_pending_age_s"] > 0
     assert d["target"] is None
 

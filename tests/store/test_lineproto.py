@@ -92,3 +92,46 @@ def test_the_batch_formatter_gives_the_same_points_as_the_reference() -> None:
         for side, t, ax, ay, az, gx, gy, gz in rows
     ]
     assert lineproto.imu_many("P 1", "s,x", T0, rows) == expected
+
+
+def _verdict(**changes: object) -> dict[str, object]:
+    d: dict[str, object] = {
+        "task_hand": "L",
+        "mirror_hand": "R",
+        "state": "outside limits",
+        "movements": 12,
+        "mirror": 5,
+        "mirror_share": 0.417,
+        "median_ratio": 0.38,
+        "worst_grade": 3,
+        "limits": {"mirror_share": 0.3, "median_ratio": 0.15, "worst_grade": 2.0},
+        "exceeded": ["mirror_share", "median_ratio", "worst_grade"],
+        "reasons": [],
+        "tasks_done": 2,
+        "tasks_planned": 2,
+    }
+    return d | changes
+
+
+def test_a_verdict_names_both_hands_and_its_state_as_tags() -> None:
+    assert lineproto.verdict("P01", "s1", T0, 95.5, _verdict()) == (
+        "verdict,subject=P01,session=s1,task_hand=L,mirror_hand=R,state=outside\\ limits "
+        "movements=12i,mirror=5i,mirror_share=0.417,median_ratio=0.38,worst_grade=3i,"
+        "limit_mirror_share=0.3,limit_median_ratio=0.15,limit_worst_grade=2i,"
+        "tasks_done=2i,tasks_planned=2i "
+        "1795600095750000000"
+    )
+
+
+def test_a_verdict_without_numbers_keeps_its_state_and_limits() -> None:
+    d = _verdict(
+        state="not assessed", movements=0, mirror=0, mirror_share=None, median_ratio=None,
+        worst_grade=None, tasks_done=0, tasks_planned=0,
+    )  # fmt: skip
+    line = lineproto.verdict("P01", "s1", T0, 10.0, d)
+    assert "state=not\\ assessed " in line
+    assert "mirror_share=" not in line.replace("limit_mirror_share", "")
+    assert "median_ratio=" not in line.replace("limit_median_ratio", "")
+    assert "worst_grade=" not in line.replace("limit_worst_grade", "")
+    fields = line.split(" ")[-2]  # the tags' escaped spaces come before it
+    assert {f.split("=")[0] for f in fields.split(",")} <= set(lineproto.MEASUREMENTS["verdict"][1])

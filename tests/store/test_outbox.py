@@ -93,7 +93,12 @@ def test_a_version_1_spool_is_migrated_with_its_rows_pending(tmp_path: Path) -> 
     with Spool(path) as spool:
         assert [e.event for e in spool.events()] == [event(3.0)]
         status = spool.delivery_status()
-        assert status.pending == {Stream.EVENTS: 1, Stream.LINK: 0, Stream.SAMPLES: 1}
+        assert status.pending == {
+            Stream.EVENTS: 1,
+            Stream.VERDICTS: 0,
+            Stream.LINK: 0,
+            Stream.SAMPLES: 1,
+        }
         assert status.oldest_pending == T0 + 0.5
         [line] = [o.line for o in spool.pending(Stream.SAMPLES, 10)]
         assert line == (
@@ -213,7 +218,7 @@ def test_delivered_rows_make_room_before_anything_is_dropped(tmp_path: Path) -> 
         for k in range(1, 4):
             spool.add_samples(info.id, [samples(Side.L, 1000, start=k * 30.0)])
         status = spool.delivery_status()
-        assert status.dropped == {Stream.EVENTS: 0, Stream.LINK: 0, Stream.SAMPLES: 0}
+        assert set(status.dropped.values()) == {0}
         assert status.pending[Stream.SAMPLES] == 3000
         assert spool.counts()["samples"] < 6000
 

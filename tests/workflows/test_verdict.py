@@ -19,6 +19,7 @@ from workflow_run import mirrorwatch
 
 from pipeline.commands.assess import simulate_protocol
 from pipeline.store.aggregates import Aggregates
+from pipeline.store.outbox import Stream
 from pipeline.store.spool import Spool
 from pipeline.workflows.assessment.protocol import parse_protocol
 from pipeline.workflows.assessment.results import load_assessment
@@ -114,6 +115,34 @@ def test_a_complete_session_exits_0_with_both_hands_judged(tmp_path: Path) -> No
     hands = doc["hands"]
     assert isinstance(hands, list)
     assert {(h["task_hand"], h["mirror_hand"]) for h in hands} == {("L", "R"), ("R", "L")}
+    _same_verdict_everywhere(tmp_path / "data", doc)
+
+
+def _same_verdict_everywhere(data: Path, doc: dict[str, Any]) -> None:
+    """`events` (JSON and table) and the rows queued for InfluxDB carry the verdict
+    `assess --json` printed, hand for hand."""
+    session = str(doc["session"])
+    r = mirrorwatch(data, "events", "--session", session, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    verdicts = [d for d in lines if d["type"] == "verdict"]
+    assert {d["type"] for d in lines[: -len(verdicts)]} <= {"movement"}  # verdicts come last
+    assert [d.pop("session") for d in verdicts] == [session, session]
+    assert [d.pop("complete") for d in verdicts] == [doc["complete"]] * 2
+    assert [{k: v for k, v in d.items() if k != "type"} for d in verdicts] == doc["hands"]
+    table = mirrorwatch(data, "events", "--session", session).stdout
+    with Spool.in_dir(data) as spool:
+        a = load_assessment(spool, Aggregates(spool), spool.session(session))
+        queued = [o.line for o in spool.pending(Stream.VERDICTS, 10)]
+    for side in Side:
+        assert a.verdict.hands[side].line() in table
+    assert len(queued) == 2
+    for hand, line in zip(doc["hands"], queued, strict=True):
+        state = str(hand["state"]).replace(" ", "\\ ")
+        assert line.startswith(
+            f"verdict,subject=s1,session={session},task_hand={hand['task_hand']},"
+            f"mirror_hand={hand['mirror_hand']},state={state} movements={hand['movements']}i,"
+        )
 
 
 def test_a_recording_shorter_than_the_protocol_is_incomplete(tmp_path: Path) -> None:
@@ -133,6 +162,7 @@ def test_a_recording_shorter_than_the_protocol_is_incomplete(tmp_path: Path) -> 
     assert "ASSESSMENT INCOMPLETE" in report
     assert "NOT RUN" in report
     assert "REPLAYED SESSION" in report
+    _same_verdict_everywhere(tmp_path / "data", doc)
 
 
 def test_data_loss_over_the_floor_is_incomplete(tmp_path: Path) -> None:

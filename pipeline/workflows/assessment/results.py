@@ -16,6 +16,7 @@ from pipeline.workflows.assessment.protocol import Hand, Limits, Protocol
 from pipeline.workflows.assessment.scoring import TaskScore, score_tasks
 from pipeline.workflows.assessment.timeline import Window, windows_from_json, windows_to_json
 from pipeline.workflows.assessment.verdict import PlannedTask, Verdict, decide
+from pipeline.workflows.assessment.verdict_store import stored_verdict
 from sensors.types import FloatArray, Side
 
 TIMELINE_NOTE = "timeline"
@@ -52,7 +53,11 @@ def save_timeline(agg: Aggregates, session_id: str, windows: list[Window]) -> No
 
 
 def load_assessment(spool: Spool, agg: Aggregates, info: SessionInfo) -> Assessment:
-    """Score a stored assessment; SpoolError if the session is not one."""
+    """Score a stored assessment; SpoolError if the session is not one.
+
+    The verdict is the one `assess` stored when the session ended, when there is one:
+    it was decided on the data as it was then (raw samples may since have been pruned).
+    """
     timeline = agg.note(info.id, TIMELINE_NOTE)
     if info.mode != "assess" or timeline is None:
         raise SpoolError(f"session {info.id} is not a finished assessment (mode {info.mode})")
@@ -81,7 +86,7 @@ def load_assessment(spool: Spool, agg: Aggregates, info: SessionInfo) -> Assessm
         events=events,
         tasks=scores,
         plan=plan,
-        verdict=decide(plan, limits, scores, events),
+        verdict=stored_verdict(agg, info.id) or decide(plan, limits, scores, events),
         limits=limits,
         fs=fs,
     )

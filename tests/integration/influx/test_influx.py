@@ -354,7 +354,7 @@ def test_a_refused_token_stops_delivery_with_one_clear_error(
     assert "refused the token (401" in errors[0]
     assert token not in push.stdout + push.stderr
     status = subprocess.run([*cli, "status"], env=env, cwd=tmp_path, capture_output=True, text=True)
-    assert "pending  1 events, 0 link, 0 samples" in status.stdout
+    assert "pending  1 events, 0 verdicts, 0 link, 0 samples" in status.stdout
     assert "refused the token" in status.stdout
     assert token not in status.stdout
 
