@@ -329,12 +329,38 @@ class MetaWearDriver(Driver):
             raise ControlPointError(f"unknown accelerometer type {acc_info[2]}") from None
         gyro = len(await self._read(mw.GYRO, 0x80)) > 2  # an empty answer: no such module
         odr = _closest(self.config.odr_hz, (50, 100, 200, 400))
-        setup = mw.MetaWearSetup(chip=self._chip, odr_hz=odr, gyro=gyro)
+        # up to 100 Hz each sample comes with the board's clock (accounters); faster
+        # needs packed data, which carries no time
+        timed = odr <= mw.MAX_TIMED_HZ
+        setup = mw.MetaWearSetup(chip=self._chip, odr_hz=odr, gyro=gyro, timed=timed)
         for command in setup.stop() + setup.configure():
             await self._write(command)
+        decoder: Decoder = mw.MetaWearDecoder(setup)
+        if timed:
+            decoder = mw.MetaWearTimedDecoder(setup, await self._accounters(setup))
         for command in setup.start():
             await self._write(command)
-        return mw.MetaWearDecoder(setup)
+        return decoder
+
+    async def _accounters(self, setup: mw.MetaWearSetup) -> dict[int, int]:
+        """Creates one accounter per sensor; module -> the processor id the board gave.
+
+        Processors outlive a connection on the board: the ones of earlier connections
+        are removed first (REMOVE_ALL, `09 08`), so they cannot pile up or send twice.
+        """
+        await self._write(bytes([mw.PROCESSOR, 0x08]))
+        ids: dict[int, int] = {}
+        for command in setup.accounters():
+            await self._write(command)
+            reply = await self.replies.wait(
+                lambda r: len(r) >= 3 and r[0] == mw.PROCESSOR and r[1] == 0x02,
+                "accounter id",
+            )
+            ids[command[2]] = reply[2]
+        for pid in ids.values():
+            await self._write(bytes([mw.PROCESSOR, 0x07, pid, 0x01]))  # notify this one
+        await self._write(bytes([mw.PROCESSOR, 0x03, 0x01]))  # processor notifications on
+        return ids
 
     async def battery(self) -> int | None:
         reply = await self._read(mw.SETTINGS, 0x8C & 0x7F)

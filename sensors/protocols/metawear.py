@@ -19,11 +19,18 @@ acc value / (16384 >> range code) = g for ranges 2/4/8/16 g; gyro value / LSB pe
 16.4 (2000 deg/s) ... 262.4 (125 deg/s). The chip is told by the module info read
 (`03 80` -> `03 80 implementation revision`: accelerometer 1 BMI160, 4 BMI270).
 
-Streamed data carries no timestamp (the SDK stamps it with the host clock on arrival).
-So a Frame's tick is the paired sample's index since the stream started, at the nominal
-rate: the gateway's SensorClock fits the real rate (the chip's oscillator) against the
-arrival times. The accelerometer and gyroscope come as separate notifications at the same
-rate; the decoder pairs them by index.
+Plain streamed data carries no timestamp (the SDK stamps it with the host clock on
+arrival); a Frame's tick is then the paired sample's index since the stream started, at
+the nominal rate, and the gateway's SensorClock fits the real rate (the chip's
+oscillator) against the arrival times. Up to 100 Hz the gateway instead routes each
+sensor through an "accounter" data processor (module 0x09, type 0x11, time mode), which
+puts the board's real-time counter in front of every sample: `09 03 id, u32 tick, x y z`
+(MetaWear-SDK-Cpp accounter.cpp, dataprocessor.cpp; the Android SDK's DataProcessorTest
+TestAccounter vectors). The counter ticks at 32768 / 48 Hz (the SDK's TICK_TIME_STEP,
+48/32768 s), wraps at 2^32 and runs on across connections, so frames then carry the
+board's own time and a reconnect's gap is measured by the board. The accelerometer and
+gyroscope come as separate notifications at the same rate; the decoder pairs them by
+index.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ __all__ = [
     "Chip",
     "MetaWearDecoder",
     "MetaWearSetup",
+    "MetaWearTimedDecoder",
     "Sample",
     "battery_charge",
     "is_data",
@@ -54,7 +62,10 @@ SERVICE_UUID = "326a9000-85cb-9195-d9dd-464cfbbae75a"
 COMMAND_UUID = "326a9001-85cb-9195-d9dd-464cfbbae75a"
 NOTIFY_UUID = "326a9006-85cb-9195-d9dd-464cfbbae75a"
 
-ACC, GYRO, SETTINGS = 0x03, 0x13, 0x11
+ACC, GYRO, SETTINGS, PROCESSOR = 0x03, 0x13, 0x11, 0x09
+ACCOUNTER = 0x11  # data processor type: prepends the real-time counter (accounter.cpp)
+TICK_HZ = 32768.0 / 48.0  # the board's real-time counter, SDK TICK_TIME_STEP = 48/32768 s
+MAX_TIMED_HZ = 100  # one notification per sample per sensor: more does not fit the link
 STANDARD_GRAVITY = 9.80665
 ACC_RANGES_G = (2, 4, 8, 16)
 GYRO_RANGES_DPS = (2000, 1000, 500, 250, 125)  # index = range code
@@ -88,12 +99,15 @@ class MetaWearSetup:
     acc_g: int = 16
     gyro_dps: int = 2000
     gyro: bool = True
+    timed: bool = False  # samples through accounters (board time), not packed data
 
     def __post_init__(self) -> None:
         if self.odr_hz not in ODR_CODES:
             raise ValueError(f"odr_hz must be one of {tuple(ODR_CODES)}")
         if self.acc_g not in ACC_RANGES_G or self.gyro_dps not in GYRO_RANGES_DPS:
             raise ValueError(f"ranges: acc {ACC_RANGES_G} g, gyro {GYRO_RANGES_DPS} deg/s")
+        if self.timed and self.odr_hz > MAX_TIMED_HZ:
+            raise ValueError(f"timed streams go up to {MAX_TIMED_HZ} Hz")
 
     @property
     def registers(self) -> tuple[int, int, int, int]:
@@ -110,13 +124,32 @@ class MetaWearSetup:
             # BMI270 ACC_CONF: filter performance bit 7 and bandwidth 2; range code as is
             acc_conf = bytes([0xA0 | odr, range_code])
         _, acc_packed, _, gyro_packed = self.registers
-        out = [bytes([ACC, 0x03]) + acc_conf, bytes([ACC, acc_packed, 0x01])]
+        # timed: the accounters (accounters()) take the samples, nothing is subscribed
+        out = [bytes([ACC, 0x03]) + acc_conf]
+        if not self.timed:
+            out.append(bytes([ACC, acc_packed, 0x01]))
         if self.gyro:
             gyro_range = GYRO_RANGES_DPS.index(self.gyro_dps)
-            out += [bytes([GYRO, 0x03, 0x20 | odr, gyro_range]), bytes([GYRO, gyro_packed, 0x01])]
+            out.append(bytes([GYRO, 0x03, 0x20 | odr, gyro_range]))
+            if not self.timed:
+                out.append(bytes([GYRO, gyro_packed, 0x01]))
             out.append(bytes([GYRO, 0x02, 0x01, 0x00]))  # data interrupt on
         out.append(bytes([ACC, 0x02, 0x01, 0x00]))
         return out
+
+    def accounters(self) -> list[bytes]:
+        """Timed mode: one "add processor" command per sensor, each answered `09 02 id`.
+
+        `09 02, source module, source data register, ff, attributes, 11, config`: the
+        source's 6 bytes from offset 0 ((6 - 1) << 5), type accounter, config mode 1
+        (time) with a 4-byte counter (length - 1 = 3 in bits 4-5), prescale 3 as the SDK
+        sets it: `09 02 03 04 ff a0 11 31 03` for the accelerometer (TestAccounter).
+        """
+        acc, _, gyro, _ = self.registers
+        sources = [(ACC, acc)] + ([(GYRO, gyro)] if self.gyro else [])
+        return [
+            bytes([PROCESSOR, 0x02, m, r, 0xFF, 0xA0, ACCOUNTER, 0x31, 0x03]) for m, r in sources
+        ]
 
     def start(self) -> list[bytes]:
         """Power the sensors on: gyroscope first, it needs longer to settle."""
@@ -135,9 +168,12 @@ class Sample:
 
 
 def is_data(data: bytes | bytearray, chip: Chip) -> bool:
-    """Whether a notification is accelerometer or gyroscope data (else a reply)."""
+    """Whether a notification is accelerometer or gyroscope data, packed or through a
+    data processor (else a reply)."""
     if len(data) < 2:
         return False
+    if data[0] == PROCESSOR and data[1] == 0x03:
+        return True
     acc, acc_packed, gyro, gyro_packed = _REGISTERS[chip]
     return (data[0] == ACC and data[1] in (acc, acc_packed)) or (
         data[0] == GYRO and data[1] in (gyro, gyro_packed)
@@ -241,3 +277,94 @@ class MetaWearDecoder:
                 restarted=first == 0,
             )
         ]
+
+
+_TIMED_SIZE = 3 + 4 + 6  # 09 03 id, u32 tick, int16 x y z
+
+
+class MetaWearTimedDecoder:
+    """Accounter notifications (`09 03 id tick x y z`) -> Frames on the board's clock.
+
+    `ids` maps each sensor module (ACC, GYRO) to the data processor id the board gave
+    its accounter. Accelerometer and gyroscope samples are paired by their ticks (within
+    half a sample period), so a sample of one that lost its partner is counted
+    (Reason.UNPAIRED), never paired with the wrong one. One decoder per connection; the
+    counter runs on between connections, so a new connection is not a clock restart.
+    """
+
+    __slots__ = ("_acc", "_acc_scale", "_gyr", "_gyr_scale", "_half", "_ids", "_setup", "_skips")
+
+    seq_modulus: int | None = None
+    tick_modulus: int | None = 1 << 32
+
+    def __init__(self, setup: MetaWearSetup, ids: Mapping[int, int]) -> None:
+        if not setup.timed:
+            raise ValueError("MetaWearTimedDecoder needs a timed setup")
+        self._setup = setup
+        self._ids = {pid: module for module, pid in ids.items()}
+        self._skips = SkipCounter()
+        self._acc_scale = STANDARD_GRAVITY / (16384 >> ACC_RANGES_G.index(setup.acc_g))
+        lsb = GYRO_LSB_PER_DPS[GYRO_RANGES_DPS.index(setup.gyro_dps)]
+        self._gyr_scale = np.pi / 180.0 / lsb
+        self._half = TICK_HZ / setup.odr_hz / 2.0  # ticks: half a sample period
+        self._acc: list[tuple[int, FloatArray]] = []
+        self._gyr: list[tuple[int, FloatArray]] = []
+
+    @property
+    def setup(self) -> MetaWearSetup:
+        return self._setup
+
+    def skipped(self) -> Mapping[Reason, int]:
+        return self._skips.snapshot()
+
+    def decode(self, data: bytes) -> list[Frame]:
+        if len(data) < 3 or data[0] != PROCESSOR or data[1] != 0x03:
+            self._skips.add(Reason.VERSION if len(data) >= 3 else Reason.TRUNCATED)
+            return []
+        module = self._ids.get(data[2])
+        if module is None:
+            self._skips.add(Reason.FIELD)  # a processor this connection did not create
+            return []
+        if len(data) != _TIMED_SIZE:
+            self._skips.add(Reason.LENGTH)
+            return []
+        tick = int.from_bytes(data[3:7], "little")
+        raw = np.frombuffer(data, dtype="<i2", offset=7).astype(np.float64)
+        if module == ACC:
+            self._acc.append((tick, raw * self._acc_scale))
+        elif self._setup.gyro:
+            self._gyr.append((tick, raw * self._gyr_scale))
+        return self._pair()
+
+    def _pair(self) -> list[Frame]:
+        out: list[Frame] = []
+        if not self._setup.gyro:
+            out = [self._frame(tick, acc, None) for tick, acc in self._acc]
+            self._acc.clear()
+            return out
+        while self._acc and self._gyr:
+            (ta, acc), (tg, gyr) = self._acc[0], self._gyr[0]
+            d = (tg - ta + (1 << 31)) % (1 << 32) - (1 << 31)  # signed, across the wrap
+            if abs(d) <= self._half:
+                out.append(self._frame(ta, acc, gyr))
+                del self._acc[0], self._gyr[0]
+            else:
+                del (self._gyr if d < 0 else self._acc)[0]
+                self._skips.add(Reason.UNPAIRED)
+        limit = round(_MAX_UNPAIRED_S * self._setup.odr_hz)
+        for held in (self._acc, self._gyr):
+            if len(held) > limit:  # one sensor streams alone
+                self._skips.add(Reason.UNPAIRED, len(held) - limit)
+                del held[: len(held) - limit]
+        return out
+
+    def _frame(self, tick: int, acc: FloatArray, gyr: FloatArray | None) -> Frame:
+        odr = float(self._setup.odr_hz)
+        return Frame(
+            tick=tick,
+            tick_hz=TICK_HZ,
+            offsets=np.zeros(1),
+            odr_hz=odr,
+            acc=acc.reshape(1, 3),
+            gyr=None if gyr is None else gyr.reshape(1, 3),
+        )

@@ -32,6 +32,7 @@ from pipeline.store.spool import Spool
 from sensors.ble import BleSource, scan
 from sensors.ble_config import BleConfig
 from sensors.ble_link import LinkState, LinkStatus
+from sensors.protocols import metawear as mw
 from sensors.protocols.base import Reason
 from sensors.types import Side
 
@@ -81,16 +82,25 @@ def test_verity_sense_and_metamotion_stream_together(rig: Rig) -> None:
         t = np.concatenate([b.t for b in blocks])
         assert np.all(np.diff(t) > 0)
         assert all(b.gyr is not None for b in blocks)
-        step = float(np.median(np.diff(t[len(t) // 2 :])))
+        step = float(np.mean(np.diff(t[len(t) // 2 :])))
         assert step == pytest.approx(1 / rate, rel=0.01), side
         # lying still between taps: gravity on z (values were FACTOR- and range-scaled)
         acc = np.concatenate([b.acc for b in blocks])
         assert float(np.median(acc[:, 2])) == pytest.approx(9.81, abs=0.1), side
     assert run.source.status[Side.L].battery == 77
     assert run.source.status[Side.R].battery == 77
-    # the MetaMotion's own oscillator runs 0.3 % slow: the clock fits its rate
+    # the MetaMotion at 100 Hz sends each sample with its real-time counter (accounter):
+    # samples are whole counter ticks apart (32768/48 Hz; but where the online clock
+    # fit moved its estimate in between), on the board's crystal (20 ppm) ...
+    t = np.concatenate([b.t for b in run.blocks[Side.R]])
+    ticks = np.diff(t) * mw.TICK_HZ
+    assert np.mean(np.abs(ticks - np.rint(ticks)) < 0.01) > 0.95
     drift = run.source.assemblers[Side.R].clock.estimate.drift_ppm
-    print(f"MetaMotion drift estimate {drift:+.0f} ppm (true -3000)")
+    # ... so that clock shows the IMU's own oscillator running 0.3 % slow
+    rate = (len(t) - 1) / float(t[-1] - t[0])
+    print(f"MetaMotion: board clock {drift:+.0f} ppm (true 20), sample rate {rate:.2f} Hz")
+    assert drift == pytest.approx(20.0, abs=100.0)
+    assert rate == pytest.approx(100.0 * (1 - 3000e-6), rel=1e-3)
 
 
 @pytest.mark.parametrize("side", [Side.L, Side.R])
@@ -123,8 +133,8 @@ def test_each_make_drops_and_comes_back(rig: Rig, side: Side) -> None:
     away = float(after.t[0] - before.t[-1])
     rate = 104 if side is Side.L else 100
     assert away > 2.0
-    # the gap is counted as lost samples, whether from the sensor's clock (Polar) or
-    # from the session clock (MetaWear streams carry no time)
+    # the gap is counted as lost samples from the sensor's clock: Polar's ns, the
+    # MetaMotion's real-time counter (at 100 Hz its samples come through accounters)
     assert after.lost == pytest.approx(away * rate, abs=0.05 * away * rate + 2)
     t = np.concatenate([b.t for b in blocks])
     assert np.all(np.diff(t) > 0)
@@ -199,6 +209,21 @@ def test_monitor_with_two_makes_gives_the_events_of_a_replay(rig: Rig, tmp_path:
                 assert value == pytest.approx(db[key], abs=0.005), key
             else:
                 assert value == db[key], key
+
+
+def test_metamotion_above_100_hz_streams_packed_data_timed_by_arrival(rig: Rig) -> None:
+    """At 200 Hz one notification per sample would not fit the link: packed data, which
+    carries no time, timed by counting samples against arrival (the clock then learns
+    the IMU oscillator's rate: 0.3 % slow here)."""
+    _, meta = vendor_pair(rig)
+    run = asyncio.run(stream(BleConfig(left=POLAR, right=META, odr_hz=200), until=4.0))
+    assert meta.processors == {}  # no accounter on the board
+    assert (run.source.assemblers[Side.R].stats.malformed, run.lost(Side.R)) == (0, 0)
+    t = np.concatenate([b.t for b in run.blocks[Side.R]])
+    drift = run.source.assemblers[Side.R].clock.estimate.drift_ppm
+    print(f"MetaMotion at 200 Hz: {len(t)} samples, oscillator fit {drift:+.0f} ppm (true -3000)")
+    assert float(np.mean(np.diff(t[len(t) // 2 :]))) == pytest.approx(1 / 200, rel=0.01)
+    assert drift == pytest.approx(-3000.0, abs=1000.0)
 
 
 def test_verity_sense_gyro_as_float_frames(rig: Rig) -> None:

@@ -129,3 +129,70 @@ def test_host_timed_stream_through_the_assembler() -> None:
     assert asm.stats.resets == 0
     assert asm.stats.lost == 0
     np.testing.assert_allclose(np.diff(times)[-300:], 1 / rate, rtol=1e-3)
+
+
+# The Android MetaWear SDK's DataProcessorTest, TestAccounter (MbientLab's Java API, same
+# protocol): an accounter on the accelerometer, then data `09 03 00, u32 tick, x y z`.
+ACCOUNTER_ADD = bytes.fromhex("09020304ffa0113103")  # createTempAccounter
+# timeExtraction: ticks 0x0d33a6 + 0, 7, 14, 20, 27, 34; the SDK gets 10 10 9 10 11 ms
+TIMED = [
+    bytes.fromhex(h)
+    for h in (
+        "090300a6330d00c100b12419cd",
+        "090300ad330d00d4001825c0cc",
+        "090300b4330d00c7000925b2cc",
+        "090300ba330d00c5001725bccc",
+        "090300c1330d00d400e924e4cc",
+        "090300c8330d00af00f724e3cc",
+    )
+]
+# handleRollback: the counter wraps from 0xffffffff to 6 (7 ticks later)
+ROLLBACK = [
+    bytes.fromhex("090300ffffffffc100b12419cd"),
+    bytes.fromhex("09030006000000d4001825c0cc"),
+]
+
+
+def test_accounter_commands_and_board_time_match_the_sdk() -> None:
+    setup = mw.MetaWearSetup(chip=mw.Chip.BMI160, odr_hz=100, acc_g=2, gyro=False, timed=True)
+    assert setup.accounters() == [ACCOUNTER_ADD]
+    assert bytes([mw.ACC, 0x1C, 0x01]) not in setup.configure()  # no packed data then
+    dec = mw.MetaWearTimedDecoder(setup, {mw.ACC: 0})
+    frames = [f for data in TIMED for f in dec.decode(data)]
+    assert [f.tick - 0x0D33A6 for f in frames] == [0, 7, 14, 20, 27, 34]
+    ms = np.diff([f.tick for f in frames]) / mw.TICK_HZ * 1e3
+    np.testing.assert_allclose(ms, [10, 10, 9, 10, 11], atol=1.0)  # the SDK's, in whole ms
+    # dataExtraction: x y z as the floats 0x3c410000 0x3f12c400 0xbf4b9c00 (g, 2 g range)
+    want = np.array([0x3C410000, 0x3F12C400, 0xBF4B9C00], dtype=np.uint32).view(np.float32)
+    np.testing.assert_allclose(frames[0].acc[0] / G, want, rtol=1e-6)
+    assert dec.tick_modulus == 1 << 32
+    assert not any(f.restarted for f in frames)  # the counter runs on across connections
+
+
+def test_board_time_across_the_counter_wrap_through_the_assembler() -> None:
+    setup = mw.MetaWearSetup(chip=mw.Chip.BMI160, odr_hz=100, acc_g=2, gyro=False, timed=True)
+    asm = BlockAssembler(Side.L, mw.MetaWearTimedDecoder(setup, {mw.ACC: 0}))
+    # arrivals 10.3 ms apart; the board says 7 ticks, 10.25 ms, across its wrap
+    arrivals = (1.0, 1.0103)
+    packets = [RawPacket(Side.L, at, data) for at, data in zip(arrivals, ROLLBACK, strict=True)]
+    blocks = [b for packet in packets for b in asm.feed(packet)]
+    assert len(blocks) == 2
+    assert asm.stats.resets == 0
+    assert float(blocks[1].t[0] - blocks[0].t[0]) == pytest.approx(7 / mw.TICK_HZ, rel=1e-3)
+    assert asm.stats.lost == 0
+
+
+def test_accounter_pairs_by_tick_and_counts_strays() -> None:
+    setup = mw.MetaWearSetup(chip=mw.Chip.BMI160, odr_hz=100, acc_g=2, timed=True)
+    dec = mw.MetaWearTimedDecoder(setup, {mw.ACC: 0, mw.GYRO: 1})
+    gyro = [b"\x09\x03\x01" + d[3:] for d in TIMED]
+    assert dec.decode(TIMED[0]) == []
+    assert dec.decode(gyro[1]) == []  # the gyro sample of tick +7: acc 0 lost its partner
+    (frame,) = dec.decode(TIMED[1])
+    assert frame.tick == 0x0D33AD
+    assert frame.gyr is not None
+    np.testing.assert_allclose(frame.gyr[0], np.array([212, 9496, -13120]) / 16.4 * DEG)
+    assert dec.skipped() == {Reason.UNPAIRED: 1}
+    assert dec.decode(b"\x09\x03\x05" + TIMED[2][3:]) == []  # not this connection's
+    assert dec.decode(TIMED[2][:-1]) == []
+    assert dec.skipped() == {Reason.UNPAIRED: 1, Reason.FIELD: 1, Reason.LENGTH: 1}

@@ -97,7 +97,8 @@ GYR_C1 = bytes.fromhex("050094357700000000810000803f000020410000a0411c010000a001
 def test_gyro_float_frames_of_the_sdk() -> None:
     f = parse_frame(GYR_C1)
     bits = np.array([[0x3F800000, 0x41200000, 0x41A00000]], dtype=np.int64)
-    bits = np.vstack((bits, (bits + [0x01A00000, 0x00800000, 0xFDECCCCD]) & 0xFFFFFFFF))
+    delta = np.array([0x01A00000, 0x00800000, 0xFDECCCCD], dtype=np.int64)
+    bits = np.vstack((bits, (bits + delta) & 0xFFFFFFFF))
     want = bits.astype(np.uint32).view(np.float32).astype(np.float64)
     np.testing.assert_array_equal(f.raw, want)
     assert want[1].tolist() == pytest.approx([10.0, 20.0, 1.1], rel=1e-6)
