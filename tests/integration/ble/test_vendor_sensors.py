@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -54,12 +55,25 @@ def test_scan_lists_each_kind(rig: Rig) -> None:
     vendor_pair(rig)
     mirror = WristFirmware(FirmwareConfig(seed=9), time.monotonic)
     rig.do(lambda: rig.emulator.add_wrist(MIRROR, "MirrorWatch L", mirror))
-    found = sorted(asyncio.run(scan(1.0)), key=lambda f: f.name)
-    assert [(f.name, f.address, f.profile) for f in found] == [
+    kinds = [
         ("MetaWear", META, "metawear"),
         ("MirrorWatch L", MIRROR, "mirrorwatch-v1"),
         ("Polar Sense B5A6B12F", POLAR, "polar-pmd"),
     ]
+    found = sorted(asyncio.run(scan(1.0)), key=lambda f: f.name)
+    assert [(f.name, f.address, f.profile) for f in found] == kinds
+    # and `mirrorwatch scan` as a user runs it
+    r = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "scan", "--seconds", "1", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr
+    listed = sorted((json.loads(line) for line in r.stdout.splitlines()), key=lambda f: f["name"])
+    print("".join(f"{f['name']} {f['address']} {f['profile']}\n" for f in listed))
+    assert [(f["name"], f["address"], f["profile"]) for f in listed] == kinds
 
 
 def test_verity_sense_and_metamotion_stream_together(rig: Rig) -> None:
