@@ -276,6 +276,11 @@ def _renderer(fig: Figure) -> RendererBase:
     return renderer
 
 
+def png(fig: Figure) -> bytes:
+    """A figure as PNG, at the report's resolution (for figures drawn elsewhere)."""
+    return _png(fig)
+
+
 def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80)

@@ -8,6 +8,7 @@ from collections import defaultdict
 from pipeline.engine.events import Kind, MovementEvent
 from pipeline.report.figures import daily_figure, hourly_figure
 from pipeline.report.html import facts, image, num, table
+from pipeline.report.week import monitoring_sessions, origin, week_section
 from pipeline.store.aggregates import Aggregates, HourRow
 from pipeline.store.sessions import SessionInfo
 from pipeline.store.spool import Spool
@@ -28,7 +29,7 @@ def monitor_sections(
         by_hour[h.hour][h.side] = h
     rows = []
     for hour, sides in sorted(by_hour.items()):
-        start = info.started_at + next(iter(sides.values())).start
+        start = origin(info) + next(iter(sides.values())).start
         cells: list[object] = [hour, time.strftime("%H:%M", time.gmtime(start))]
         for side in Side:
             row = sides.get(side)
@@ -52,9 +53,12 @@ def monitor_sections(
         "worn, share of the hour with data.</small></p>"
     )
     out += ["<h3>Hourly trend</h3>", image(hourly_figure(hours), "hourly mirror rate")]
-    days = daily_rates(spool, agg, info.subject)
-    out += ["<h3>Daily trend (all monitoring sessions of this subject)</h3>"]
-    out.append(image(daily_figure(days), "daily mirror rate"))
+    if len(monitoring_sessions(spool, info.subject)) > 1:
+        out += week_section(spool, agg, info)
+    else:
+        days = daily_rates(spool, agg, info.subject)
+        out += ["<h3>Daily trend (all monitoring sessions of this subject)</h3>"]
+        out.append(image(daily_figure(days), "daily mirror rate"))
     out += _warnings(agg, info)
     out += _quality(hours, events)
     return out
@@ -70,7 +74,7 @@ def daily_rates(
         if s.subject != subject or s.mode != "monitor":
             continue
         for h in agg.hours(s.id):
-            day = time.strftime("%Y-%m-%d", time.gmtime(s.started_at + h.start))
+            day = time.strftime("%Y-%m-%d", time.gmtime(origin(s) + h.start))
             onsets[day][h.side] += h.onsets
             mirror[day][h.side] += h.mirror
     return [
