@@ -35,9 +35,11 @@ from pipeline.engine.events import Kind, MovementEvent
 from pipeline.settings import InfluxSettings
 from pipeline.store.influx import InfluxWriter, transport_for
 from pipeline.store.spool import Spool
-from sensors.types import ImuBlock, Side
+from sensors.types import STANDARD_GRAVITY, ImuBlock, Side
 
-LSB_ACC = 16 * 9.80665 / 32768  # m/s^2 per count, +-16 g int16: values look like a sensor's
+LSB_ACC = (
+    16 * STANDARD_GRAVITY / 32768
+)  # m/s^2 per count, +-16 g int16: values look like a sensor's
 LSB_GYR = np.radians(2000.0) / 32768  # rad/s per count, +-2000 dps
 
 

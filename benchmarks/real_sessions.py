@@ -40,10 +40,10 @@ from scipy import signal
 from scipy.spatial.transform import Rotation
 
 from sensors.scenarios import TruthMovement
-from sensors.types import FloatArray, ImuBlock, Side
+from sensors.types import STANDARD_GRAVITY, FloatArray, ImuBlock, Side
 
 FS = 100.0  # Hz, the grid every recording is resampled onto (PADS is ~100 Hz, irregular)
-G = 9.80665  # m/s^2 per g
+G = STANDARD_GRAVITY  # m/s^2 per g
 # ../shared/data/pads beside the checkout, or where MIRRORWATCH_PADS_DIR says
 DEFAULT_DATA = Path(
     os.environ.get(

@@ -37,9 +37,9 @@ import numpy as np
 from pipeline.engine.events import Kind, MovementEvent
 from pipeline.settings import DEFAULT_SPOOL_MAX_MB
 from pipeline.store.spool import Spool
-from sensors.types import ImuBlock, Side
+from sensors.types import STANDARD_GRAVITY, ImuBlock, Side
 
-LSB_ACC = 16 * 9.80665 / 32768  # m/s^2 per count: values look like a sensor's
+LSB_ACC = 16 * STANDARD_GRAVITY / 32768  # m/s^2 per count: values look like a sensor's
 LSB_GYR = np.radians(2000.0) / 32768  # rad/s per count
 FS = 100.0  # Hz per wrist
 BLOCK = 4  # samples per block, as the simulated and reference sensors send them

@@ -40,7 +40,7 @@ from pipeline.engine import Engine, EngineStats
 from pipeline.engine.events import Event, MovementEvent
 from pipeline.store import disk, writer
 from pipeline.store.sessions import SessionInfo
-from pipeline.store.spool import Spool, SpoolBusy, SpoolGone
+from pipeline.store.spool import DROP_WARNING_S, Spool, SpoolBusy, SpoolGone
 from pipeline.store.write_queue import WriteQueue
 from pipeline.store.writer import DiskFull
 from sensors.source import Source
@@ -123,8 +123,8 @@ class _Run:
         # the whole bound would only keep ~10 MB of blocks alive for nothing.
         self.patience = min(queue.max_samples, 2 * writer.COMMIT_SAMPLES)
         self.room = writer.Room()
-        self._busy_told = -writer.DROP_WARNING_S
-        self._dropped_told = (-writer.DROP_WARNING_S, 0)
+        self._busy_told = -DROP_WARNING_S
+        self._dropped_told = (-DROP_WARNING_S, 0)
 
     async def make_reserve(self) -> None:
         """The reserve file the last events of a full disk go into; a warning if none."""

@@ -9,11 +9,12 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any
 
+from sensors.protocols.mirrorwatch import ODR_HZ  # the rates a config may ask for
+
 # a BlueZ/Windows MAC address, or the per-host UUID CoreBluetooth gives a peripheral
 _ADDRESS = re.compile(
     r"^([0-9A-F]{2}:){5}[0-9A-F]{2}$|^[0-9A-F]{8}-([0-9A-F]{4}-){3}[0-9A-F]{12}$", re.IGNORECASE
 )
-ODR_HZ = (50, 100, 200, 400)
 
 
 def check_address(text: str) -> str:

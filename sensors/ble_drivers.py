@@ -328,7 +328,7 @@ class MetaWearDriver(Driver):
         except ValueError:
             raise ControlPointError(f"unknown accelerometer type {acc_info[2]}") from None
         gyro = len(await self._read(mw.GYRO, 0x80)) > 2  # an empty answer: no such module
-        odr = _closest(self.config.odr_hz, (50, 100, 200, 400))
+        odr = _closest(self.config.odr_hz, mw.ODR_CODES)
         # up to 100 Hz each sample comes with the board's clock (accounters); faster
         # needs packed data, which carries no time
         timed = odr <= mw.MAX_TIMED_HZ

@@ -33,8 +33,6 @@ from sensors.types import RawPacket, Side
 
 log = logging.getLogger(__name__)
 
-_BASE = "-2f1c-4b8e-9a6d-6d6972726f72"
-
 _DISCONNECT_TIMEOUT = 5.0  # s; BlueZ may hang on a device that already vanished
 _BACKOFF_START = 0.25  # s, doubled per failure up to BleConfig.backoff_max
 # what a flaky radio, a vanished device or a confused stack raises; anything else is a bug

@@ -56,7 +56,8 @@ SUBJECT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
 BUSY_TIMEOUT_S = 10.0
 """How long a write waits for another connection's write transaction, seconds."""
 DROP_WARNING_S = 60.0
-"""Rows dropped by the size bound are logged at most this often (s), as totals."""
+"""Store warnings (rows dropped by the size bound or by a session's writer, a busy
+spool) are logged at most this often (s), as totals."""
 
 __all__ = ["Spool", "SpoolBusy", "SpoolError", "SpoolFull", "SpoolGone", "StoredEvent"]
 

@@ -19,14 +19,13 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from pipeline.store import disk
-from pipeline.store.spool import Spool, SpoolBusy, SpoolError, SpoolFull
+from pipeline.store.spool import DROP_WARNING_S, Spool, SpoolBusy, SpoolError, SpoolFull
 from pipeline.store.write_queue import Taken, WriteQueue
 from sensors.types import ImuBlock, Side
 
 # the session's writer: its warnings stay under the session's logger
 log = logging.getLogger("pipeline.session")
 
-DROP_WARNING_S = 60.0  # at most one warning a minute about dropped samples
 COMMIT_SAMPLES = 4096  # raw samples per transaction: ~60 000 rows/s (benchmarks/spool_rate.py)
 
 

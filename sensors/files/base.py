@@ -15,6 +15,9 @@ SKIP_NONFINITE = "samples with NaN/inf"
 SKIP_RANGE = "samples out of range"
 SKIP_TIME = "samples with a repeated or backward timestamp"
 
+# what the readers of vendor formats tell a user whose install lacks their library
+INSTALL_DEVICES = "pip install 'mirrorwatch[devices]'"
+
 
 class DeviceFileError(RecordingError):
     """A device file that cannot be read at all; `str(e)` is one line naming the file."""

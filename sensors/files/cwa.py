@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sensors.files.base import DeviceFileError, WristFile, wrist_block
+from sensors.files.base import INSTALL_DEVICES, DeviceFileError, WristFile, wrist_block
 from sensors.types import STANDARD_GRAVITY, FloatArray, Side
 
 HEADER_BYTES = 1024
@@ -26,7 +26,6 @@ SECTOR_BYTES = 512
 SKIP_CHECKSUM = "sectors with a bad checksum"
 SKIP_NOT_DATA = "sectors that are not data sectors"
 SKIP_TORN = "torn last sector"
-_INSTALL = "pip install 'mirrorwatch[devices]'"
 
 
 def read_cwa(path: Path, side: Side) -> WristFile:
@@ -34,7 +33,9 @@ def read_cwa(path: Path, side: Side) -> WristFile:
     try:
         import cwa_reader_rs  # optional: only `.cwa` users need it
     except ImportError:
-        raise DeviceFileError(path, f"reading .cwa files needs cwa-reader-rs: {_INSTALL}") from None
+        raise DeviceFileError(
+            path, f"reading .cwa files needs cwa-reader-rs: {INSTALL_DEVICES}"
+        ) from None
     good, skipped = _check_sectors(path)
     if not good.any():
         raise DeviceFileError(path, "no readable data sector (is it an Axivity .cwa file?)")

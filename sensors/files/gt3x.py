@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sensors.files.base import DeviceFileError, WristFile, wrist_block
+from sensors.files.base import INSTALL_DEVICES, DeviceFileError, WristFile, wrist_block
 from sensors.types import STANDARD_GRAVITY, Side
 
 SEPARATOR = 0x1E
@@ -33,7 +33,6 @@ SKIP_CHECKSUM = "log records with a bad checksum"
 SKIP_GARBAGE = "stretches of bytes that are not log records"
 SKIP_TORN = "torn last log record"
 SKIP_IDLE = "samples the reader filled in for idle sleep mode"
-_INSTALL = "pip install 'mirrorwatch[devices]'"
 _SIDES = {"left": Side.L, "right": Side.R}
 
 
@@ -42,7 +41,9 @@ def read_gt3x(path: Path, side: Side) -> WristFile:
     try:
         from pygt3x.reader import FileReader  # optional: only `.gt3x` users need it
     except ImportError:
-        raise DeviceFileError(path, f"reading .gt3x files needs pygt3x: {_INSTALL}") from None
+        raise DeviceFileError(
+            path, f"reading .gt3x files needs pygt3x: {INSTALL_DEVICES}"
+        ) from None
     try:
         with zipfile.ZipFile(path) as z:
             names = set(z.namelist())

@@ -42,7 +42,7 @@ from enum import IntEnum
 import numpy as np
 
 from sensors.protocols.base import Frame, MalformedPacket, Reason, SkipCounter
-from sensors.types import FloatArray
+from sensors.types import STANDARD_GRAVITY, FloatArray
 
 __all__ = [
     "COMMAND_UUID",
@@ -66,7 +66,6 @@ ACC, GYRO, SETTINGS, PROCESSOR = 0x03, 0x13, 0x11, 0x09
 ACCOUNTER = 0x11  # data processor type: prepends the real-time counter (accounter.cpp)
 TICK_HZ = 32768.0 / 48.0  # the board's real-time counter, SDK TICK_TIME_STEP = 48/32768 s
 MAX_TIMED_HZ = 100  # one notification per sample per sensor: more does not fit the link
-STANDARD_GRAVITY = 9.80665
 ACC_RANGES_G = (2, 4, 8, 16)
 GYRO_RANGES_DPS = (2000, 1000, 500, 250, 125)  # index = range code
 GYRO_LSB_PER_DPS = (16.4, 32.8, 65.6, 131.2, 262.4)

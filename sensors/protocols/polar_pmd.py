@@ -49,7 +49,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sensors.protocols.base import Frame, MalformedPacket, Reason, SkipCounter
-from sensors.types import FloatArray
+from sensors.types import STANDARD_GRAVITY, FloatArray
 
 __all__ = [
     "CONTROL_UUID",
@@ -69,7 +69,6 @@ CONTROL_UUID = "fb005c81-02e7-f387-1cad-8acd2d8df0c8"
 DATA_UUID = "fb005c82-02e7-f387-1cad-8acd2d8df0c8"
 EPOCH_UNIX_NS = 946_684_800_000_000_000  # 2000-01-01T00:00:00Z in Unix ns
 HEADER_SIZE = 10
-STANDARD_GRAVITY = 9.80665  # m/s^2 per g
 _COMPRESSED = 0x80
 _HEADER = struct.Struct("<BQB")
 _MAX_WAIT = 1.0  # s of accelerometer held back waiting for gyro samples
