@@ -36,7 +36,9 @@ class Opened:
     `link`, for sources that know it, describes a wrist's link for a status line
     (state, battery). `origin` is the unix time of session time 0 on the data's own
     clock when that is not the host's clock at the start (a recording, a simulation
-    not run in real time); points sent to InfluxDB are stamped from it.
+    not run in real time); points sent to InfluxDB are stamped from it. `clock` says
+    how the two wrists were put on one clock, when the source measured it (meta keys
+    `clock_sync`, `clock_residual_ms`), for the report's data quality.
     """
 
     source: Source
@@ -46,10 +48,13 @@ class Opened:
     link: Callable[[Side], str | None] | None = None
     listen: Callable[[Callable[[LinkStatus], None]], None] | None = None
     origin: float | None = None
+    clock: tuple[tuple[str, str], ...] = ()
 
     def session_meta(self) -> dict[str, str]:
-        """What a session's meta needs to stamp its points: `clock_origin` if not now."""
-        return {} if self.origin is None else {"clock_origin": repr(self.origin)}
+        """What a session's meta needs to stamp its points (`clock_origin` if not now)
+        and to report how its clocks were aligned."""
+        origin = {} if self.origin is None else {"clock_origin": repr(self.origin)}
+        return origin | dict(self.clock)
 
 
 def store_links(opened: Opened, writes: WriteQueue) -> None:
@@ -147,17 +152,22 @@ def open_source(
 
 def _wrist_pair(spec: str, speed: float | None) -> Opened | None:
     """`LEFT,RIGHT` (or `claps:LEFT,RIGHT`) device files, one per wrist, replayed."""
-    from pipeline.commands.wrist_files import pair_spec, read_wrist_pair
+    from pipeline.commands.wrist_files import pair_spec, read_wrist_files
 
     parsed = pair_spec(spec)
     if parsed is None:
         return None
     left, right, claps = parsed
-    rec = read_wrist_pair(left, right, claps)
+    pair = read_wrist_files(left, right, claps)
+    rec = pair.recording
     fs = float(round(rec.fs)) if rec.fs else 100.0
     label = f"files:{left.name},{right.name}"
     origin = recording_origin(rec, left)
-    return Opened(ReplaySource(rec, speed), label, fs, live=False, origin=origin)
+    fit = pair.clock.claps
+    clock: tuple[tuple[str, str], ...] = (("clock_sync", "timestamps"),)
+    if fit is not None:  # the clap fit's residual: how well the two clocks agree after it
+        clock = (("clock_sync", "claps"), ("clock_residual_ms", f"{fit.residual * 1e3:.2f}"))
+    return Opened(ReplaySource(rec, speed), label, fs, live=False, origin=origin, clock=clock)
 
 
 def simulated_origin(duration: float, speed: float | None, now: float) -> float | None:

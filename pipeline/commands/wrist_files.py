@@ -20,6 +20,11 @@ CLAPS_PREFIX = "claps:"
 def read_wrist_pair(left: Path, right: Path | None, claps: bool) -> Recording:
     """Both wrists on one clock as a Recording; what was skipped and how the clocks were
     aligned go to stderr. Raises UsageError or DeviceFileError (one line)."""
+    return read_wrist_files(left, right, claps).recording
+
+
+def read_wrist_files(left: Path, right: Path | None, claps: bool) -> WristPair:
+    """`read_wrist_pair`, keeping how the clocks were aligned (for the session's meta)."""
     if right is None:
         raise UsageError(
             f"{left}: a {left.suffix} file holds one wrist: give the left and the right file"
@@ -30,7 +35,7 @@ def read_wrist_pair(left: Path, right: Path | None, claps: bool) -> Recording:
             raise UsageError(f"{path}: not a wrist device file ({known})")
     pair = read_pair(left, right, claps)
     _tell(pair)
-    return pair.recording
+    return pair
 
 
 def pair_spec(spec: str) -> tuple[Path, Path, bool] | None:

@@ -174,7 +174,7 @@ def quality_section(
     indet = sum(e.kind is Kind.INDETERMINATE for e in a.events)
     items: list[tuple[str, object]] = [
         ("sensors", _sensors(source)),
-        ("clock", _clock(source)),
+        ("clock", _clock(source, a.info.meta)),
         ("movements with too little data of the other hand", indet),
         ("engine grid", f"{a.fs:g} Hz"),
         ("data floor of a required task", f"{a.limits.data_floor:.0%} of each wrist"),
@@ -223,11 +223,19 @@ def _sensors(source: str) -> str:
     return f"as recorded in {source.removeprefix('replay:')} (not known to MirrorWatch)"
 
 
-def _clock(source: str) -> str:
+def _clock(source: str, meta: dict[str, str]) -> str:
+    if "clock_residual_ms" in meta:
+        return (
+            "each device's own timestamps, the right wrist then moved by the three-clap fit; "
+            f"residual {float(meta['clock_residual_ms']):.1f} ms RMS over the claps, "
+            "the same for every task"
+        )
+    if meta.get("clock_sync") == "timestamps":
+        return "each device's own timestamps, not refined by claps: no residual measured"
     if source.startswith("ble:"):
         return (
-            "sample times from each sensor's tick counter, fitted to the host clock; the "
-            "fit's residual is not stored in the spool"
+            "sample times from each sensor's tick counter, fitted to the host clock; that "
+            "fit computes no residual, so none is shown"
         )
     if source.startswith("simulated"):
         return "simulated: exact"
