@@ -243,6 +243,9 @@ class PolarPmdDecoder:
             return []
         factor = self._acc_factor if frame.measurement is Measurement.ACC else self._gyr_factor
         values = frame.raw.astype(np.float64) * (frame.unit * factor)
+        if not np.all(np.isfinite(values)):  # a float frame's huge value times the factor
+            self._skips.add(Reason.PAYLOAD)
+            return []
         if not self._gyro:
             return [self._frame(t, values, None)]
         if frame.measurement is Measurement.ACC:

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sensors.assembler import BlockAssembler
+from sensors.protocols import metawear as mw
 from sensors.protocols.base import Decoder, Frame, MalformedPacket, Reason
 from sensors.protocols.mirrorwatch import MirrorWatchDecoder, Packet, encode_packet, parse_packet
 from sensors.protocols.polar_pmd import PolarPmdDecoder, parse_frame
@@ -143,3 +144,29 @@ def test_assembler_takes_any_polar_notifications(
     stream: list[bytes], gaps: list[float], gyro: bool
 ) -> None:
     _assembled(PolarPmdDecoder(gyro=gyro), stream, gaps)
+
+
+# MetaWear accounter notifications: mostly well-formed (ids 0-2, any tick, any counts),
+# some cut or lengthened, some random bytes
+_TIMED = st.builds(
+    lambda pid, tick, xyz: bytes([0x09, 0x03, pid]) + tick.to_bytes(4, "little") + xyz,
+    st.integers(0, 2),
+    st.integers(0, 2**32 - 1),
+    st.binary(min_size=6, max_size=6),
+)
+METAWEAR_TIMED_BYTES = st.one_of(
+    _TIMED, _TIMED.map(lambda b: b[:-1]), _TIMED.map(lambda b: b + b"\x00"), st.binary(max_size=20)
+)
+
+
+@FUZZ
+@given(
+    stream=st.lists(METAWEAR_TIMED_BYTES, max_size=24),
+    gaps=st.lists(st.floats(0.0, 20.0), min_size=1, max_size=4),
+    gyro=st.booleans(),
+)
+def test_assembler_takes_any_metawear_timed_notifications(
+    stream: list[bytes], gaps: list[float], gyro: bool
+) -> None:
+    setup = mw.MetaWearSetup(odr_hz=100, gyro=gyro, timed=True)
+    _assembled(mw.MetaWearTimedDecoder(setup, {mw.ACC: 0, mw.GYRO: 1}), stream, gaps)
