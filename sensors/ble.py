@@ -23,10 +23,9 @@ from bleak.backends.device import BLEDevice
 
 from sensors.assembler import AssemblerStats, BlockAssembler
 from sensors.ble_config import BleConfig
-from sensors.ble_drivers import Kind, kind_from_advertisement
 from sensors.ble_link import Item, LinkStatus, SharedScanner, StreamStart, WristLink
 from sensors.protocols.base import Reason
-from sensors.protocols.mirrorwatch import MirrorWatchDecoder
+from sensors.protocols.profiles import Kind, from_advertisement, profile
 from sensors.types import ImuBlock, Side
 
 log = logging.getLogger(__name__)
@@ -63,9 +62,9 @@ async def scan(seconds: float) -> list[FoundSensor]:
     found = []
     for device, adv in seen.values():
         name = adv.local_name or device.name or ""
-        kind = kind_from_advertisement(adv.service_uuids, name, adv.manufacturer_data)
-        if kind is not None:
-            found.append(FoundSensor(name, device.address, adv.rssi, kind.value, device))
+        seen_as = from_advertisement(adv.service_uuids, name, adv.manufacturer_data)
+        if seen_as is not None:
+            found.append(FoundSensor(name, device.address, adv.rssi, seen_as.kind.value, device))
     return sorted(found, key=lambda f: (-f.rssi, f.address))
 
 
@@ -95,8 +94,10 @@ class BleSource:
         self._clock = clock
         self.origin = 0.0  # host clock at session time 0
         self.status: dict[Side, LinkStatus] = {}
-        # each link's first StreamStart brings the decoder its sensor needs
-        self.assemblers = {side: BlockAssembler(side, MirrorWatchDecoder()) for side in Side}
+        # each link's first StreamStart brings the decoder its sensor needs; until then
+        # (no packet comes before it) the reference profile's stands in
+        stand_in = profile(Kind.MIRRORWATCH).decoder
+        self.assemblers = {side: BlockAssembler(side, stand_in()) for side in Side}
         self.kinds: dict[Side, Kind] = {}
         self.links: dict[Side, WristLink] = {}
 

@@ -27,15 +27,10 @@ from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakDBusError, BleakError
 
-from sensors.ble_drivers import (
-    FIRMWARE_REVISION_UUID,
-    SECURITY_ERRORS,
-    Kind,
-    NotBonded,
-    kind_from_advertisement,
-)
+from sensors.ble_drivers import FIRMWARE_REVISION_UUID, SECURITY_ERRORS, NotBonded
 from sensors.protocols import mirrorwatch_control as mwc
 from sensors.protocols.base import MalformedPacket
+from sensors.protocols.profiles import from_advertisement
 from sensors.types import Side
 
 _REFUSED = (
@@ -136,10 +131,12 @@ async def _find(
 
 async def _bond(side: Side, address: str, device: BLEDevice, adv: AdvertisementData) -> Bond:
     name = adv.local_name or device.name or ""
-    kind = kind_from_advertisement(adv.service_uuids, name, adv.manufacturer_data)
-    if kind is not Kind.MIRRORWATCH:
-        what = kind.value if kind is not None else "not a supported sensor"
-        return Bond(side, address, kind is not None, f"{what}: streams without a bond, not bonded")
+    seen_as = from_advertisement(adv.service_uuids, name, adv.manufacturer_data)
+    if seen_as is None or not seen_as.needs_bond:
+        what = seen_as.kind.value if seen_as is not None else "not a supported sensor"
+        return Bond(
+            side, address, seen_as is not None, f"{what}: streams without a bond, not bonded"
+        )
     try:
         async with BleakClient(device) as client:
             await client.pair()  # nothing to do when BlueZ holds a bond already

@@ -2,8 +2,10 @@
 
 One driver per kind: MirrorWatch IMU profile (firmware_notes/gatt.md), Polar PMD
 (polar_pmd.md), MetaWear (metawear.md). A driver subscribes, configures and starts the
-stream, and returns the decoder for what the sensor now sends. The bytes and their
-meaning live in sensors/protocols/; this module only talks bleak.
+stream, and returns the decoder for what the sensor now sends. How a make is recognised
+and which decoder reads it is its profile (sensors/protocols/profiles.py); the bytes and
+their meaning live in sensors/protocols/; this module only talks bleak. A new make adds
+its profile there and its driver to `DRIVERS` here.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from enum import StrEnum
 from typing import TypeVar
 
 from bleak import BleakClient
@@ -27,26 +28,17 @@ from sensors.protocols.base import Decoder, MalformedPacket
 from sensors.protocols.mirrorwatch import MirrorWatchDecoder
 from sensors.protocols.mirrorwatch_control import CONTROL_UUID as MW_CONTROL_UUID
 from sensors.protocols.mirrorwatch_control import DATA_UUID as MW_DATA_UUID
-from sensors.protocols.mirrorwatch_control import SERVICE_UUID as MW_SERVICE_UUID
+from sensors.protocols.profiles import Kind, from_services
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 BATTERY_LEVEL_UUID = "00002a19-0000-1000-8000-00805f9b34fb"
 FIRMWARE_REVISION_UUID = "00002a26-0000-1000-8000-00805f9b34fb"  # Device Information
-POLAR_COMPANY_ID = 0x006B  # Bluetooth SIG company identifier of Polar Electro Oy
 _REPLY_TIMEOUT = 2.0  # s for a control point answer; sensors answer within a few events
 # what BlueZ answers when the sensor refuses an unencrypted link (ATT errors 0x05, 0x0F,
 # 0x0C become NotPermitted "Not paired"; 0x08 NotAuthorized)
 SECURITY_ERRORS = ("org.bluez.Error.NotPermitted", "org.bluez.Error.NotAuthorized")
-
-
-class Kind(StrEnum):
-    """The protocol a sensor speaks, as `scan` shows it."""
-
-    MIRRORWATCH = "mirrorwatch-v1"
-    POLAR = "polar-pmd"
-    METAWEAR = "metawear"
 
 
 class ControlPointError(Exception):
@@ -73,36 +65,12 @@ async def secured(call: Awaitable[T]) -> T:
         raise
 
 
-def kind_from_advertisement(
-    service_uuids: Iterable[str], name: str, company_ids: Iterable[int]
-) -> Kind | None:
-    """The kind an advertisement announces, or None for sensors we cannot use.
-
-    Polar sensors advertise Heart Rate, not PMD, so they are told by Polar's company id
-    in the manufacturer data or by the name Verity Sense advertises ("Polar Sense ...").
-    """
-    uuids = {u.lower() for u in service_uuids}
-    if MW_SERVICE_UUID in uuids:
-        return Kind.MIRRORWATCH
-    if mw.SERVICE_UUID in uuids:
-        return Kind.METAWEAR
-    if pmd.SERVICE_UUID in uuids or name.startswith("Polar Sense"):
-        return Kind.POLAR
-    if POLAR_COMPANY_ID in set(company_ids) and name.startswith("Polar "):
-        return Kind.POLAR
-    return None
-
-
 def kind_from_services(client: BleakClient) -> Kind:
-    """The kind a connected sensor's GATT table says it is."""
-    for kind, uuid in (
-        (Kind.MIRRORWATCH, MW_SERVICE_UUID),
-        (Kind.POLAR, pmd.SERVICE_UUID),
-        (Kind.METAWEAR, mw.SERVICE_UUID),
-    ):
-        if client.services.get_service(uuid) is not None:
-            return kind
-    raise ControlPointError("no MirrorWatch, Polar PMD or MetaWear service on this device")
+    """The kind a connected sensor's GATT table says it is (sensors/protocols/profiles.py)."""
+    found = from_services(lambda uuid: client.services.get_service(uuid) is not None)
+    if found is None:
+        raise ControlPointError("no MirrorWatch, Polar PMD or MetaWear service on this device")
+    return found.kind
 
 
 class _Replies:
@@ -377,13 +345,13 @@ class MetaWearDriver(Driver):
         )
 
 
+DRIVERS: dict[Kind, type[Driver]] = {
+    d.kind: d for d in (MirrorWatchDriver, PolarDriver, MetaWearDriver)
+}
+
+
 def driver_for(kind: Kind, client: BleakClient, config: BleConfig, on_data: OnData) -> Driver:
-    drivers: dict[Kind, type[Driver]] = {
-        Kind.MIRRORWATCH: MirrorWatchDriver,
-        Kind.POLAR: PolarDriver,
-        Kind.METAWEAR: MetaWearDriver,
-    }
-    return drivers[kind](client, config, on_data)
+    return DRIVERS[kind](client, config, on_data)
 
 
 def _closest(target: int, values: Iterable[int]) -> int:

@@ -27,8 +27,9 @@ from bleak.exc import BleakError
 from bleak_retry_connector import BleakClientWithServiceCache, establish_connection
 
 from sensors.ble_config import BleConfig
-from sensors.ble_drivers import ControlPointError, Driver, Kind, driver_for, kind_from_services
+from sensors.ble_drivers import ControlPointError, Driver, driver_for, kind_from_services
 from sensors.protocols.base import Decoder
+from sensors.protocols.profiles import Kind
 from sensors.types import RawPacket, Side
 
 log = logging.getLogger(__name__)
