@@ -37,7 +37,7 @@ def set_keys(text: str, table: str, values: Mapping[str, Value], source: str = "
         target = tomlkit.table()
         doc[table] = target
     elif not isinstance(target, Table | InlineTable | OutOfOrderTableProxy):
-        raise ConfigError(f"{source}: key '{table}' must be a table")
+        raise ConfigError(f"{source}: {table}: must be a table")
     for key, value in values.items():
         target[key] = value
     new = tomlkit.dumps(doc)

@@ -18,10 +18,13 @@ from typing import Any
 from pipeline.engine.config import ConfigError, EngineConfig
 from pipeline.private_files import tighten
 from sensors.ble_config import BleConfig
+from sensors.config_table import Table, TableError
 from sensors.lsl_config import LslConfig
 
 CONFIG_NAME = "mirrorwatch.toml"
 DEFAULT_SPOOL_MAX_MB = 4096  # ~ 3 days of raw samples of two wrists at 100 Hz
+DEFAULT_TIMEOUT_S = 10.0  # s an InfluxDB request may take
+DEFAULT_BATCH_SIZE = 5000  # points per InfluxDB write
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +39,8 @@ class InfluxSettings:
     token: str = field(repr=False)  # repr=False: a logged Settings never shows it
     api: str = "v2"
     insecure: bool = False
-    timeout_s: float = 10.0
-    batch_size: int = 5000
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    batch_size: int = DEFAULT_BATCH_SIZE
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,99 +93,65 @@ def load_settings(config: Path | None, data_dir: Path | None) -> Settings:
             raise ConfigError(f"{path}: cannot read: {e}") from None
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{path}: {e}") from None
-    unknown = sorted(set(table) - {"data_dir", "engine", "influx", "spool", "ble", "lsl"})
-    if unknown:
-        raise ConfigError(f"{path}: unknown key {unknown[0]!r}")
-    engine_table = table.get("engine", {})
-    if not isinstance(engine_table, dict):
-        raise ConfigError(f"{path}: engine must be a table")
     try:
-        engine = EngineConfig.from_mapping(engine_table)
-    except ConfigError as e:
+        return _settings(table, path, data_dir)
+    except TableError as e:
         raise ConfigError(f"{path}: {e}") from None
+
+
+_TOP_KEYS = ("data_dir", "engine", "influx", "spool", "ble", "lsl")
+_INFLUX_KEYS = ("url", "org", "bucket", "api", "insecure", "timeout_s", "batch_size", "token_file")
+
+
+def _settings(table: dict[str, Any], path: Path | None, data_dir: Path | None) -> Settings:
+    """Settings from the parsed file; TableError names the key (the caller, the file)."""
+    top = Table(table, "", _TOP_KEYS)
+    top.done()
+    try:
+        engine = EngineConfig.from_mapping(top.table("engine"))
+    except ConfigError as e:
+        raise TableError(str(e)) from None
     if data_dir is None:
-        from_file = table.get("data_dir")
-        if from_file is not None and not isinstance(from_file, str):
-            raise ConfigError(f"{path}: data_dir must be a string")
+        from_file = top.string("data_dir", "", empty=True)
         env_set = bool(os.environ.get("MIRRORWATCH_DATA_DIR"))
         data_dir = Path(from_file).expanduser() if from_file and not env_set else None
     return Settings(
         data_dir=data_dir or default_data_dir(),
         engine=engine,
         config_path=path,
-        influx=_influx(_table(table, "influx", path), path),
-        spool_max_bytes=_spool_max_bytes(_table(table, "spool", path), path),
-        ble=_ble(_table(table, "ble", path), path),
-        lsl=_lsl(_table(table, "lsl", path), path),
+        influx=_influx(Table(top.table("influx"), "influx", _INFLUX_KEYS), path),
+        spool_max_bytes=_spool_max_bytes(Table(top.table("spool"), "spool", ("max_mb",))),
+        ble=BleConfig.from_mapping(top.table("ble")),
+        lsl=LslConfig.from_mapping(top.table("lsl")),
     )
 
 
-def _table(table: dict[str, Any], key: str, path: Path | None) -> dict[str, Any]:
-    value = table.get(key, {})
-    if not isinstance(value, dict):
-        raise ConfigError(f"{path}: {key} must be a table")
-    return value
+def _spool_max_bytes(t: Table) -> int:
+    t.done()
+    return int(t.number("max_mb", DEFAULT_SPOOL_MAX_MB, low=1) * 1024 * 1024)
 
 
-def _ble(table: dict[str, Any], path: Path | None) -> BleConfig:
-    try:
-        return BleConfig.from_mapping(table)
-    except ValueError as e:
-        raise ConfigError(f"{path}: {e}") from None
-
-
-def _lsl(table: dict[str, Any], path: Path | None) -> LslConfig:
-    try:
-        return LslConfig.from_mapping(table)
-    except ValueError as e:
-        raise ConfigError(f"{path}: {e}") from None
-
-
-def _spool_max_bytes(table: dict[str, Any], path: Path | None) -> int:
-    unknown = sorted(set(table) - {"max_mb"})
-    if unknown:
-        raise ConfigError(f"{path}: unknown key 'spool.{unknown[0]}'")
-    max_mb = table.get("max_mb", DEFAULT_SPOOL_MAX_MB)
-    if isinstance(max_mb, bool) or not isinstance(max_mb, int | float) or not max_mb >= 1:
-        raise ConfigError(f"{path}: spool.max_mb must be a number >= 1")
-    return int(max_mb * 1024 * 1024)
-
-
-_INFLUX_KEYS = {"url", "org", "bucket", "api", "insecure", "timeout_s", "batch_size", "token_file"}
-
-
-def _influx(table: dict[str, Any], path: Path | None) -> InfluxSettings | None:
+def _influx(t: Table, path: Path | None) -> InfluxSettings | None:
     """The delivery settings, or None when no URL is configured anywhere."""
-    if "token" in table:
-        raise ConfigError(
-            f"{path}: influx.token is not read from files: set MIRRORWATCH_INFLUX_TOKEN "
-            "or point influx.token_file (or MIRRORWATCH_INFLUX_TOKEN_FILE) at a file"
+    if "token" in t:
+        raise t.error(
+            "token",
+            "not read from files: set MIRRORWATCH_INFLUX_TOKEN or point influx.token_file "
+            "(or MIRRORWATCH_INFLUX_TOKEN_FILE) at a file",
         )
-    unknown = sorted(set(table) - _INFLUX_KEYS)
-    if unknown:
-        raise ConfigError(f"{path}: unknown key 'influx.{unknown[0]}'")
-    for key in ("url", "org", "bucket", "api", "token_file"):
-        if key in table and not isinstance(table[key], str):
-            raise ConfigError(f"{path}: influx.{key} must be a string")
-    insecure = table.get("insecure", False)
-    timeout_s = table.get("timeout_s", 10.0)
-    batch_size = table.get("batch_size", 5000)
-    if not isinstance(insecure, bool):
-        raise ConfigError(f"{path}: influx.insecure must be true or false")
-    if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or timeout_s <= 0:
-        raise ConfigError(f"{path}: influx.timeout_s must be a number > 0")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigError(f"{path}: influx.batch_size must be an integer >= 1")
-    values = {k: table.get(k, "") for k in ("url", "org", "bucket")}
+    t.done()
+    insecure = t.boolean("insecure", False)
+    timeout_s = t.number("timeout_s", DEFAULT_TIMEOUT_S, low=0, strict=True)
+    batch_size = t.integer("batch_size", low=1, default=DEFAULT_BATCH_SIZE)
+    token_file = t.string("token_file", "", empty=True) or None
+    values = {k: t.string(k, "", empty=True) for k in ("url", "org", "bucket")}
     for key in values:
         env = os.environ.get(f"MIRRORWATCH_INFLUX_{key.upper()}")
         if env:
             values[key] = env
     if not values["url"]:
         return None
-    api = table.get("api", "v2")
-    if api not in ("v1", "v2"):
-        raise ConfigError(f"{path}: influx.api must be 'v1' or 'v2'")
+    api = t.choice("api", ("v1", "v2"), "v2")
     if not values["url"].startswith(("http://", "https://")):
         raise ConfigError(f"influx url must start with http:// or https://: {values['url']!r}")
     required = ("org", "bucket") if api == "v2" else ("bucket",)
@@ -192,7 +161,7 @@ def _influx(table: dict[str, Any], path: Path | None) -> InfluxSettings | None:
                 f"influx.{key} is not set (in {path or CONFIG_NAME} [influx] or "
                 f"MIRRORWATCH_INFLUX_{key.upper()})"
             )
-    token = _token(table.get("token_file"), path)
+    token = _token(token_file, path)
     if api == "v2" and not token:
         raise ConfigError(
             "no InfluxDB token: set MIRRORWATCH_INFLUX_TOKEN or MIRRORWATCH_INFLUX_TOKEN_FILE"
@@ -204,7 +173,7 @@ def _influx(table: dict[str, Any], path: Path | None) -> InfluxSettings | None:
         token=token,
         api=api,
         insecure=insecure,
-        timeout_s=float(timeout_s),
+        timeout_s=timeout_s,
         batch_size=batch_size,
     )
 

@@ -6,9 +6,11 @@ Kept apart from sensors/ble.py so reading the settings never imports bleak.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from sensors.config_table import Table, TableError
 from sensors.protocols.mirrorwatch import ODR_HZ  # the rates a config may ask for
 
 # a BlueZ/Windows MAC address, or the per-host UUID CoreBluetooth gives a peripheral
@@ -62,30 +64,26 @@ class BleConfig:
             raise ValueError("connect_attempts and queue_size must be >= 1")
 
     @classmethod
-    def from_mapping(cls, values: dict[str, Any]) -> BleConfig:
-        """From a parsed TOML table; ValueError names the key."""
-        kinds = {f.name: f.type for f in fields(cls)}
-        kwargs: dict[str, Any] = {}
-        for key, value in values.items():
-            kind = kinds.get(key)
-            if kind is None:
-                raise ValueError(f"ble.{key}: unknown key")
-            ok = (
-                isinstance(value, str)
-                if kind == "str | None"
-                else isinstance(value, int) and not isinstance(value, bool)
-                if kind == "int"
-                else isinstance(value, int | float) and not isinstance(value, bool)
-            )
-            if not ok:
-                raise ValueError(
-                    f"ble.{key}: expected {kind.replace(' | None', '')}, got {value!r}"
-                )
-            kwargs[key] = float(value) if kind == "float" else value
+    def from_mapping(cls, values: Mapping[str, Any]) -> BleConfig:
+        """From a parsed TOML table; TableError (a ValueError) names the key."""
+        t = Table(values, "ble", (f.name for f in fields(cls)))
+        t.done()
+        d = cls()
+        kwargs: dict[str, Any] = {
+            "left": t.optional_string("left", check=check_address),
+            "right": t.optional_string("right", check=check_address),
+            "odr_hz": t.choice("odr_hz", ODR_HZ, d.odr_hz),
+            "stall_timeout": t.number("stall_timeout", d.stall_timeout, low=0, strict=True),
+            "battery_period": t.number("battery_period", d.battery_period, low=0, strict=True),
+            "scan_timeout": t.number("scan_timeout", d.scan_timeout, low=0, strict=True),
+            "backoff_max": t.number("backoff_max", d.backoff_max, low=0, strict=True),
+            "connect_attempts": t.integer("connect_attempts", low=1, default=d.connect_attempts),
+            "queue_size": t.integer("queue_size", low=1, default=d.queue_size),
+        }
         try:
             return cls(**kwargs)
-        except ValueError as e:
-            raise ValueError(f"ble: {e}") from None
+        except ValueError as e:  # what no single key shows: the same sensor on both wrists
+            raise TableError(f"ble: {e}") from None
 
     def to_mapping(self) -> dict[str, str | int | float]:
         """The non-default values, for writing back to the config file."""

@@ -5,10 +5,11 @@ Kept apart from the LSL code so reading the settings never loads liblsl.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from typing import Any
 
-_TYPES: dict[str, type] = {"publish": bool, "name": str, "wait": float, "resolve_timeout": float}
+from sensors.config_table import Table
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,16 +33,14 @@ class LslConfig:
             raise ValueError("lsl.resolve_timeout must be > 0")
 
     @classmethod
-    def from_mapping(cls, values: dict[str, Any]) -> LslConfig:
-        """From a parsed TOML table; ValueError names the key."""
-        kwargs: dict[str, Any] = {}
-        for key, value in values.items():
-            kind = _TYPES.get(key)
-            if kind is None:
-                raise ValueError(f"lsl.{key}: unknown key")
-            if kind is float and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-                raise ValueError(f"lsl.{key}: expected {kind.__name__}, got {value!r}")
-            kwargs[key] = value
-        return cls(**kwargs)
+    def from_mapping(cls, values: Mapping[str, Any]) -> LslConfig:
+        """From a parsed TOML table; TableError (a ValueError) names the key."""
+        t = Table(values, "lsl", (f.name for f in fields(cls)))
+        t.done()
+        d = cls()
+        return cls(
+            publish=t.boolean("publish", d.publish),
+            name=t.string("name", d.name),
+            wait=t.number("wait", d.wait, low=0),
+            resolve_timeout=t.number("resolve_timeout", d.resolve_timeout, low=0, strict=True),
+        )

@@ -59,5 +59,5 @@ def test_pairing_twice_changes_only_the_wrists() -> None:
 
 
 def test_a_ble_key_that_is_not_a_table_is_one_error() -> None:
-    with pytest.raises(ConfigError, match=r"^my\.toml: key 'ble' must be a table$"):
+    with pytest.raises(ConfigError, match=r"^my\.toml: ble: must be a table$"):
         set_keys('ble = "on"\n', "ble", {"left": LEFT}, source="my.toml")

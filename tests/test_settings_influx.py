@@ -79,15 +79,24 @@ def test_environment_alone_configures_delivery(
     [
         (
             f'[influx]\nurl = "http://a"\ntoken = "{SECRET}"\n',
-            "influx.token is not read from files",
+            "influx.token: not read from files",
         ),
         ('[influx]\nurl = "http://a"\norg = "o"\nbucket = "b"\n', "no InfluxDB token"),
         ('[influx]\nurl = "http://a"\nbucket = "b"\n', "influx.org is not set"),
         ('[influx]\nurl = "db:8086"\n', "must start with http"),
-        ('[influx]\nurl = "http://a"\napi = "v3"\n', "influx.api must be 'v1' or 'v2'"),
-        ('[influx]\nurl = "http://a"\nbatch = 5\n', "unknown key 'influx.batch'"),
-        ('[influx]\nurl = "http://a"\ninsecure = "yes"\n', "influx.insecure must be"),
-        ("[spool]\nmax_mb = 0\n", "spool.max_mb must be a number >= 1"),
+        (
+            '[influx]\nurl = "http://a"\napi = "v3"\n',
+            "influx.api: expected one of v1, v2, got 'v3'",
+        ),
+        (
+            '[influx]\nurl = "http://a"\nbatch = 5\n',
+            "influx.batch: unknown key; did you mean `batch_size`?",
+        ),
+        (
+            '[influx]\nurl = "http://a"\ninsecure = "yes"\n',
+            "influx.insecure: expected true or false, got 'yes'",
+        ),
+        ("[spool]\nmax_mb = 0\n", "spool.max_mb: must be >= 1, got 0"),
         ('[influx]\nurl = "http://a"\norg = "o"\nbucket = "b"\ntoken_file = "no"\n', "cannot read"),
     ],
 )

@@ -10,8 +10,6 @@ answered with the known one (`perod` -> did you mean `period`?).
 
 from __future__ import annotations
 
-import difflib
-import math
 import tomllib
 from dataclasses import dataclass
 from enum import StrEnum
@@ -20,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.engine.config import ConfigError
+from sensors.config_table import Table, TableError
 from sensors.scenarios import MOTIONS
 from sensors.types import Side
 
@@ -125,7 +124,14 @@ def parse_protocol(text: str, where: str, origin: str) -> Protocol:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{where}: {e}") from None
-    r = _Reader(table, where, known=_TOP_KEYS)
+    try:
+        return _protocol(table, where, origin)
+    except TableError as e:
+        raise ConfigError(str(e)) from None
+
+
+def _protocol(table: dict[str, Any], where: str, origin: str) -> Protocol:
+    r = Table(table, where, _TOP_KEYS, sep=": ")
     name = r.string("name")
     title = r.string("title", name)
     countdown = r.number("countdown", 3.0, low=0.0)
@@ -133,13 +139,13 @@ def parse_protocol(text: str, where: str, origin: str) -> Protocol:
     limits = _limits(r.table("limits"), f"{where}: limits")
     raw_tasks = table.get("task")
     if not isinstance(raw_tasks, list) or not raw_tasks:
-        raise ConfigError(f"{where}: task: need at least one [[task]] table")
-    r.done(_TOP_KEYS)
+        raise r.error("task", "need at least one [[task]] table")
+    r.done()
     tasks = tuple(_task(t, f"{where}: task[{i}]", default_rest) for i, t in enumerate(raw_tasks, 1))
     seen: set[str] = set()
     for i, t in enumerate(tasks, 1):
         if t.name in seen:
-            raise ConfigError(f"{where}: task[{i}].name: {t.name!r} used twice")
+            raise TableError(f"{where}: task[{i}].name: {t.name!r} used twice")
         seen.add(t.name)
     return Protocol(name, title, countdown, tasks, limits, origin)
 
@@ -149,34 +155,30 @@ _TOP_KEYS = {"name", "title", "countdown", "rest", "limits", "task", "descriptio
 
 def _task(raw: Any, where: str, default_rest: float) -> ProtocolTask:
     if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: must be a table")
-    r = _Reader(raw, where, dot=".", known=_TASK_KEYS)
+        raise TableError(f"{where}: must be a table")
+    r = Table(raw, where, _TASK_KEYS)
     name = r.string("name")
     instruction = r.string("instruction")
     active_text = r.string("active")
     try:
         active = Hand(active_text)
     except ValueError:
-        raise ConfigError(
-            f"{where}.active: expected L, R, both or none, got {active_text!r}"
-        ) from None
+        raise r.error("active", f"expected L, R, both or none, got {active_text!r}") from None
     rest = r.number("rest", default_rest, low=0.0)
     required = r.boolean("required", True)
     if active is Hand.NONE:
         duration = r.number("duration", None, low=1.0)
         r.done({"name", "instruction", "active", "duration", "rest", "required"})
         return ProtocolTask(name, instruction, active, 0, duration, None, rest, None, required)
-    motion = r.string("motion")
-    if motion not in MOTIONS:
-        raise ConfigError(f"{where}.motion: expected one of {', '.join(MOTIONS)}, got {motion!r}")
+    motion = r.choice("motion", MOTIONS)
     period = r.number("period", None, low=MIN_PERIOD)
     if ("repetitions" in raw) == ("duration" in raw):
-        raise ConfigError(f"{where}.repetitions: give either repetitions or duration")
+        raise r.error("repetitions", "give either repetitions or duration")
     if "repetitions" in raw:
         reps = r.integer("repetitions", low=1)
     else:
         reps = int(r.number("duration", None, low=period) // period)
-    r.done(_TASK_KEYS)
+    r.done()
     return ProtocolTask(
         name, instruction, active, reps, reps * period, period, rest, motion, required
     )
@@ -196,7 +198,7 @@ _TASK_KEYS = {
 
 
 def _limits(raw: dict[str, Any], where: str) -> Limits:
-    r = _Reader(raw, where, dot=".")
+    r = Table(raw, where, _LIMIT_KEYS)
     d = Limits()
     limits = Limits(
         mirror_share=r.share("mirror_share", d.mirror_share),
@@ -205,90 +207,8 @@ def _limits(raw: dict[str, Any], where: str) -> Limits:
         data_floor=r.share("data_floor", d.data_floor),
         source=r.string("source", d.source),
     )
-    r.done({"mirror_share", "median_ratio", "worst_grade", "data_floor", "source"})
+    r.done()
     return limits
 
 
-class _Reader:
-    """Typed access to one TOML table; errors name `where` and the key."""
-
-    def __init__(
-        self, table: dict[str, Any], where: str, dot: str = ": ", known: set[str] | None = None
-    ) -> None:
-        self._t = table
-        self._where = where
-        self._dot = dot
-        self._known = known or set()  # every key this table may have: typos are the others
-
-    def _missing(self, key: str) -> ConfigError:
-        """A missing key, or, when it is a typo of this key, the typo named."""
-        typos = [k for k in self._t if k not in self._known]
-        if difflib.get_close_matches(key, typos, n=1, cutoff=0.6):
-            typo = difflib.get_close_matches(key, typos, n=1, cutoff=0.6)[0]
-            return ConfigError(f"{self._key(typo)}: unknown key; did you mean `{key}`?")
-        return ConfigError(f"{self._key(key)}: missing")
-
-    def _key(self, key: str) -> str:
-        return f"{self._where}{self._dot}{key}"
-
-    def string(self, key: str, default: str | None = None) -> str:
-        v = self._t.get(key, default)
-        if v is None:
-            raise self._missing(key)
-        if not isinstance(v, str) or not v.strip():
-            raise ConfigError(f"{self._key(key)}: expected a non-empty string, got {v!r}")
-        return v.strip()
-
-    def number(self, key: str, default: float | None, *, low: float, strict: bool = False) -> float:
-        """A finite number >= `low` (> `low` when `strict`)."""
-        v = self._t.get(key, default)
-        if v is None:
-            raise self._missing(key)
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-            raise ConfigError(f"{self._key(key)}: expected a number, got {v!r}")
-        if strict and not v > low:
-            raise ConfigError(f"{self._key(key)}: must be > {low:g}, got {v!r}")
-        if not v >= low:
-            raise ConfigError(f"{self._key(key)}: must be >= {low:g}, got {v!r}")
-        return float(v)
-
-    def share(self, key: str, default: float) -> float:
-        """A share in [0, 1]: 0.3, not 30, for 30 %."""
-        v = self.number(key, default, low=0.0)
-        if v > 1.0:
-            raise ConfigError(
-                f"{self._key(key)}: a share must be in [0, 1] (0.3 for 30%), got {v:g}"
-            )
-        return v
-
-    def boolean(self, key: str, default: bool) -> bool:
-        v = self._t.get(key, default)
-        if not isinstance(v, bool):
-            raise ConfigError(f"{self._key(key)}: expected true or false, got {v!r}")
-        return v
-
-    def integer(
-        self, key: str, *, low: int, high: int | None = None, default: int | None = None
-    ) -> int:
-        v = self._t.get(key, default)
-        if v is None:
-            raise self._missing(key)
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise ConfigError(f"{self._key(key)}: expected a whole number, got {v!r}")
-        if v < low or (high is not None and v > high):
-            span = f">= {low}" if high is None else f"{low}-{high}"
-            raise ConfigError(f"{self._key(key)}: must be {span}, got {v!r}")
-        return v
-
-    def table(self, key: str) -> dict[str, Any]:
-        v = self._t.get(key, {})
-        if not isinstance(v, dict):
-            raise ConfigError(f"{self._key(key)}: must be a table")
-        return v
-
-    def done(self, known: set[str]) -> None:
-        unknown = sorted(set(self._t) - known)
-        if unknown:
-            close = difflib.get_close_matches(unknown[0], sorted(known), n=1, cutoff=0.6)
-            hint = f"; did you mean `{close[0]}`?" if close else ""
-            raise ConfigError(f"{self._key(unknown[0])}: unknown key{hint}")
+_LIMIT_KEYS = {"mirror_share", "median_ratio", "worst_grade", "data_floor", "source"}

@@ -25,12 +25,12 @@ def test_corebluetooth_uuid_is_an_address() -> None:
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        ({"left": "C4:4F:33:6A:00"}, "not a Bluetooth address"),
-        ({"left": 12}, "ble.left: expected str"),
-        ({"odr_hz": 150}, "odr_hz must be one of"),
-        ({"odr_hz": 200.0}, "ble.odr_hz: expected int"),
-        ({"stall_timeout": 0}, "stall_timeout must be > 0"),
-        ({"stall_timeout": True}, "ble.stall_timeout: expected float"),
+        ({"left": "C4:4F:33:6A:00"}, "ble.left: not a Bluetooth address"),
+        ({"left": 12}, "ble.left: expected a non-empty string, got 12"),
+        ({"odr_hz": 150}, "ble.odr_hz: expected one of 50, 100, 200, 400, got 150"),
+        ({"odr_hz": 200.0}, "ble.odr_hz: expected one of 50, 100, 200, 400, got 200.0"),
+        ({"stall_timeout": 0}, "ble.stall_timeout: must be > 0, got 0"),
+        ({"stall_timeout": True}, "ble.stall_timeout: expected a number, got True"),
         ({"retries": 3}, "ble.retries: unknown key"),
         ({"left": "C4:4F:33:6A:00:01", "right": "c4:4f:33:6a:00:01"}, "must be different"),
     ],
