@@ -37,6 +37,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -71,15 +72,22 @@ class PacedSource:
             yield block
 
 
-class LagEngine(Engine):
-    """The engine, recording each block's lag once it has been processed."""
+class LagEngine:
+    """The engine, recording each block's lag once it has been processed.
+
+    A wrapper, not a subclass: interpreted classes cannot inherit from the compiled
+    Engine (mypyc), and the benchmark must run on the build users have.
+    """
 
     def __init__(self, cfg: EngineConfig) -> None:
-        super().__init__(cfg)
+        self._engine = Engine(cfg)
         self.lags: list[tuple[float, float]] = []  # (due, lag) in s after the start
 
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
     def feed(self, block: ImuBlock) -> list[Event]:
-        events = super().feed(block)
+        events = self._engine.feed(block)
         if len(block):
             due = float(block.t[-1])
             self.lags.append((due, time.monotonic() - Clock.start - due))
@@ -136,7 +144,9 @@ async def run_step(
         # connections close: one failing session must not cut the others short
         results = await asyncio.gather(
             *(
-                run_session(PacedSource(b), e, s, info.id, store_samples=store_samples)
+                run_session(
+                    PacedSource(b), cast(Engine, e), s, info.id, store_samples=store_samples
+                )
                 for b, e, s, info in zip(blocks, engines, spools, infos, strict=True)
             ),
             return_exceptions=True,
