@@ -22,6 +22,21 @@ DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "mirrorwatch.json"
 COLUMNS = {"_measurement", "_field", "_value", "_time"}
 
 
+VERDICT = {
+    "task_hand": "L",
+    "mirror_hand": "R",
+    "state": "incomplete",
+    "movements": 12,
+    "mirror": 5,
+    "mirror_share": 0.417,
+    "median_ratio": 0.38,
+    "worst_grade": 3,
+    "limits": {"mirror_share": 0.3, "median_ratio": 0.15, "worst_grade": 2.0},
+    "tasks_done": 1,
+    "tasks_planned": 2,
+}
+
+
 def written_schema() -> dict[str, tuple[set[str], set[str]]]:
     """Measurement -> (tags, fields) parsed from points the writer formats."""
     event = {
@@ -44,6 +59,8 @@ def written_schema() -> dict[str, tuple[set[str], set[str]]]:
         lineproto.movement("P01", "s", 0.0, event),
         lineproto.imu("P01", "s", 0.0, "L", 0.0, (1.0, 2.0, 3.0), (0.1, 0.2, 0.3)),
         lineproto.link("P01", "s", 0.0, "L", 0.0, 80.0, -60.0, 1, 0),
+        # every field present; a state without a space keeps the split below simple
+        lineproto.verdict("P01", "s", 0.0, 90.0, VERDICT),
     ]
     schema = {}
     for line in lines:
