@@ -14,10 +14,11 @@ cursor, and rows stay until the size bound (`max_bytes`) needs room: delivered
 rows go first, then undelivered raw samples, link statistics and events last,
 every undelivered drop counted and logged.
 
-The file system may fill before that bound (pipeline/store/disk.py): when less
-than `disk.HEADROOM_BYTES` is free, delivered rows and then raw samples make way,
-oldest first and counted the same way; events and session bookkeeping are never
-dropped for room. A write that still finds the disk full raises `SpoolFull`.
+The file system may fill before that bound (pipeline/store/disk.py): when it
+cannot hold a full WAL and the next commit (pipeline/store/room.py), delivered
+rows and then raw samples make way, oldest first and counted the same way; events
+and session bookkeeping are never dropped for room. A write that still finds the
+disk full raises `SpoolFull`.
 
 `Spool.for_reading` opens a spool that cannot be written (read-only media, a
 directory that is not ours) query-only, see pipeline/store/readonly.py.
@@ -174,7 +175,7 @@ class Spool:
         self._db.execute("PRAGMA synchronous = FULL")
         # A small WAL, cut back after each checkpoint: it must fit on a small card too.
         self._db.execute(f"PRAGMA wal_autocheckpoint = {disk.WAL_PAGES}")
-        self._db.execute(f"PRAGMA journal_size_limit = {disk.WAL_PAGES * 4096 + disk.COMMIT_BYTES}")
+        self._db.execute(f"PRAGMA journal_size_limit = {disk.WAL_CAP_BYTES}")
         self._db.execute("PRAGMA foreign_keys = ON")
         if not self._has_table("meta"):
             with self._write() as db:
