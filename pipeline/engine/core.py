@@ -144,7 +144,7 @@ class Engine:
             slow_share = c.min_slow_share
         else:
             floors = (c.acc_spread_floor, c.acc_on_floor, c.acc_min_peak)
-            slow_share = 0.0  # see EngineConfig.min_slow_share
+            slow_share = c.acc_min_slow_share
         envelope = ActivityEnvelope(c, has_gyro)
         self._envelopes[side] = envelope
         self._detectors[side] = OnsetDetector(c, side, *floors, envelope.delay, slow_share)

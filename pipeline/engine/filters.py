@@ -98,9 +98,9 @@ class ActivityEnvelope:
     Turning the wrist turns gravity at |omega x g|, so this reads roughly in rad/s,
     needs no gravity estimate, and works whether gravity is in the signal or not.
 
-    With a gyroscope `feed` also gives the slow envelope: the same, low-passed once
-    more at `slow_lowpass`, which a tremor burst hardly moves and a voluntary movement
-    does (without one it is all None: see EngineConfig.min_slow_share).
+    `feed` also gives the slow envelope: the same, low-passed once more at
+    `slow_lowpass`, which a tremor burst hardly moves and a voluntary movement does
+    (see EngineConfig.min_slow_share).
 
     A missing row gives None and the filter restarts from the next present row,
     so a gap cannot leave a step behind that looks like a movement. The bias
@@ -139,7 +139,8 @@ class ActivityEnvelope:
     def reset(self) -> None:
         self._filter.reset()  # the next present row re-seeds it
         self._slow.reset()
-        self._prev: tuple[float, float, float] = (0.0, 0.0, 0.0)  # last filtered row
+        self._prev: Triple = (0.0, 0.0, 0.0)  # last filtered row
+        self._prev_slow: Triple = (0.0, 0.0, 0.0)  # and of the slow filter
         self.bias = [0.0, 0.0, 0.0]
         self._bias_known = False
         self._new_epoch()
@@ -152,29 +153,29 @@ class ActivityEnvelope:
         out: list[float | None] = []
         slow: list[float | None] = []
         if not self._has_gyro:
-            self._acc_rows(rows, out)
-            slow = [None] * len(out)
+            self._acc_rows(rows, out, slow)
         elif None not in rows:  # no gap: the common case
             self._gyro_run(start, rows, out, slow)  # type: ignore[arg-type]
         else:
             self._gyro_rows(start, rows, out, slow)
         return out, slow
 
-    def _acc_rows(self, rows: Sequence[Row | None], out: list[float | None]) -> None:
+    def _acc_rows(
+        self, rows: Sequence[Row | None], out: list[float | None], slow: list[float | None]
+    ) -> None:
         for present in _runs(rows):
             if present is None:
                 out.append(None)
+                slow.append(None)
                 self._filter.reset()
+                self._slow.reset()
                 continue
             first = not self._filter.seeded
             ys = self._filter.feed([(r[0], r[1], r[2]) for r in present])
-            prev = ys[0] if first else self._prev
-            rate = self._rate
-            for y in ys:
-                d0, d1, d2 = y[0] - prev[0], y[1] - prev[1], y[2] - prev[2]
-                out.append(math.sqrt(d0 * d0 + d1 * d1 + d2 * d2) * rate)
-                prev = y
-            self._prev = prev
+            zs = self._slow.feed(ys)
+            _jerk(ys, ys[0] if first else self._prev, self._rate, out)
+            _jerk(zs, zs[0] if first else self._prev_slow, self._rate, slow)
+            self._prev, self._prev_slow = ys[-1], zs[-1]
 
     def _gyro_rows(
         self,
@@ -320,6 +321,14 @@ class _Chain:
         for f in self._sections:
             rows = f.feed(rows)
         return rows
+
+
+def _jerk(ys: list[Triple], prev: Triple, rate: float, out: list[float | None]) -> None:
+    """|d/dt| of filtered acceleration rows, times `rate` (fs / g), appended to `out`."""
+    for y in ys:
+        d0, d1, d2 = y[0] - prev[0], y[1] - prev[1], y[2] - prev[2]
+        out.append(math.sqrt(d0 * d0 + d1 * d1 + d2 * d2) * rate)
+        prev = y
 
 
 def _runs(rows: Sequence[Row | None]) -> list[list[Row] | None]:
