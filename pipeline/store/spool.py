@@ -36,16 +36,16 @@ import secrets
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pipeline import private_files
 from pipeline.engine.events import MovementEvent
-from pipeline.store import disk, outbox, owner, readonly, samples, schema, sessions
-from pipeline.store.errors import SpoolBusy, SpoolError, SpoolFull, SpoolGone, is_full
+from pipeline.store import connection, disk, outbox, owner, readonly, samples, sessions
+from pipeline.store.errors import SpoolBusy, SpoolError, SpoolFull, SpoolGone
 from pipeline.store.outbox import DeliveryStatus, Outgoing, Stream
 from pipeline.store.room import DiskGuard
 from pipeline.store.schema import SCHEMA_VERSION
@@ -115,7 +115,7 @@ class Spool:
         except sqlite3.Error as exc:
             raise SpoolError(f"cannot open the spool {path}: {exc}") from exc
         try:
-            self._setup()
+            connection.setup(self._db, path)
             # only once it proved to be a spool: a foreign file is left as it was
             private_files.prepare_spool(path)
         except sqlite3.Error as exc:
@@ -160,75 +160,9 @@ class Spool:
             self.path, BUSY_TIMEOUT_S, SCHEMA_VERSION
         )
 
-    def _setup(self) -> None:
-        # Checked before switching to WAL, which rewrites the file header: a file that
-        # is not a spool must be left exactly as it was.
-        if self._has_table("meta"):
-            self._schema_version()
-        elif self._db.execute("SELECT 1 FROM sqlite_master").fetchone() is not None:
-            raise SpoolError(f"{self.path} is an SQLite file but not a MirrorWatch spool")
-        mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if mode != "wal":
-            # e.g. some network file systems: without WAL, readers block the writer.
-            raise SpoolError(f"the spool {self.path} cannot use WAL mode (got {mode!r})")
-        # FULL also syncs the WAL on every commit: a committed event survives power loss.
-        self._db.execute("PRAGMA synchronous = FULL")
-        # A small WAL, cut back after each checkpoint: it must fit on a small card too.
-        self._db.execute(f"PRAGMA wal_autocheckpoint = {disk.WAL_PAGES}")
-        self._db.execute(f"PRAGMA journal_size_limit = {disk.WAL_CAP_BYTES}")
-        self._db.execute("PRAGMA foreign_keys = ON")
-        if not self._has_table("meta"):
-            with self._write() as db:
-                # Re-read inside the write lock: another process may have created it.
-                tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master")]
-                if not tables:
-                    schema.create(db)
-                elif "meta" not in tables:
-                    raise SpoolError(f"{self.path} is an SQLite file but not a MirrorWatch spool")
-        version = self._schema_version()
-        if version > SCHEMA_VERSION:
-            raise SpoolError(
-                f"the spool {self.path} has schema version {version}, newer than this "
-                f"MirrorWatch understands ({SCHEMA_VERSION}): upgrade MirrorWatch"
-            )
-        if version < 1:
-            raise SpoolError(f"the spool {self.path} has unsupported schema version {version}")
-        if version < SCHEMA_VERSION:
-            with self._write() as db:
-                # Re-read inside the write lock: another process may have migrated it.
-                row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-                schema.migrate(db, int(row[0]))
-
-    def _schema_version(self) -> int:
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is None or not str(row[0]).isdigit():
-            raise SpoolError(f"{self.path} has no valid schema version: not a MirrorWatch spool")
-        return int(row[0])
-
-    def _has_table(self, name: str) -> bool:
-        sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
-        return self._db.execute(sql, (name,)).fetchone() is not None
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
         """One write transaction, committed (and synced) when the block ends."""
-        try:
-            # IMMEDIATE takes the write lock now (waiting up to the busy timeout)
-            # rather than failing halfway through the transaction.
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            error = SpoolBusy if "locked" in str(exc) else SpoolFull if is_full(exc) else SpoolError
-            raise error(f"cannot write to the spool {self.path}: {exc}") from exc
-        try:
-            yield self._db
-            self._db.execute("COMMIT")
-        except BaseException as exc:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
-                error = SpoolFull if is_full(exc) else SpoolError
-                raise error(f"cannot write to the spool {self.path}: {exc}") from exc
-            raise
+        return connection.transaction(self._db, self.path)
 
     def _require_session(self, session_id: str) -> None:
         row = self._db.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone()
