@@ -19,10 +19,17 @@ import math
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, TypeVar
 
-__all__ = ["Table", "TableError"]
+__all__ = ["Table", "TableError", "typo_hint"]
 
 T = TypeVar("T")
 _CUTOFF = 0.6  # difflib's similarity for "did you mean": perod ~ period, colour !~ rest
+
+
+def typo_hint(key: str, known: Iterable[str]) -> str:
+    """The hint for a key that looks like a typo of a known key k ("; did you mean
+    `k`?"), else an empty string."""
+    close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=_CUTOFF)
+    return f"; did you mean `{close[0]}`?" if close else ""
 
 
 class TableError(ValueError):
@@ -158,6 +165,4 @@ class Table:
         allowed = self._known if known is None else frozenset(known)
         unknown = sorted(set(self._t) - allowed)
         if unknown:
-            close = difflib.get_close_matches(unknown[0], sorted(allowed), n=1, cutoff=_CUTOFF)
-            hint = f"; did you mean `{close[0]}`?" if close else ""
-            raise self.error(unknown[0], f"unknown key{hint}")
+            raise self.error(unknown[0], f"unknown key{typo_hint(unknown[0], allowed)}")

@@ -126,7 +126,7 @@ def test_bad_config_names_the_key(tmp_path: Path) -> None:
     assert r.returncode == 2
     (line,) = r.stderr.splitlines()
     assert line.startswith("mirrorwatch: ")
-    assert "k_onn" in line
+    assert "engine.k_onn: unknown key; did you mean `k_on`?" in line
     # nothing written: the file as it was, no data directory, no spool
     assert cfg.read_text() == "[engine]\nk_onn = 3\n"
     assert not (tmp_path / "data").exists()

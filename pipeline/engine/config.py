@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from sensors.config_table import typo_hint
+
 
 class ConfigError(ValueError):
     """A configuration value is wrong; the message names the key."""
@@ -133,7 +135,7 @@ class EngineConfig:
         kwargs: dict[str, Any] = {}
         for key, value in values.items():
             if key not in known:
-                raise ConfigError(f"{where}.{key}: unknown key")
+                raise ConfigError(f"{where}.{key}: unknown key{typo_hint(key, known)}")
             default = getattr(defaults, key)
             if isinstance(default, tuple):
                 if not isinstance(value, list) or len(value) != len(default):
