@@ -380,15 +380,17 @@ def grade(ratio: float, thresholds: tuple[float, float, float]) -> int:
 
 def _coupling(a: FloatArray, c: FloatArray, max_lag: int) -> tuple[float, int]:
     """Peak Pearson correlation of `c` delayed by -max_lag..max_lag rows, and its lag."""
-    n = a.shape[0]
+    # At flush one hand's history can end before the other's: compare the common span,
+    # with at least 3 rows overlapping (a lag past the span would slice from the end).
+    n = min(a.shape[0], c.shape[0])
+    a, c = a[:n], c[:n]
+    reach = min(max_lag, n - 3)
     best, best_lag = 0.0, 0
-    for lag in range(-max_lag, max_lag + 1):
+    for lag in range(-reach, reach + 1):
         if lag >= 0:
             x, y = a[: n - lag], c[lag:]
         else:
             x, y = a[-lag:], c[: n + lag]
-        if x.shape[0] < 3:
-            continue
         xs, ys = x - x.mean(), y - y.mean()
         den = float(np.sqrt(np.dot(xs, xs) * np.dot(ys, ys)))
         if den > 0:

@@ -131,6 +131,25 @@ def test_a_silent_other_side_makes_events_indeterminate(drill: Simulation) -> No
     assert all(e.completeness[Side.L] < 0.8 for e in in_gap)
 
 
+def test_a_stream_that_ends_early_on_one_side_still_flushes_every_movement() -> None:
+    """A session stopped while one wrist's last blocks are still in flight: the movements
+    around the end compare hands over unequal spans, which must not warn or raise."""
+    whole = _whole(simulate("firearm-drill", SimConfig(duration=40.0, seed=3)))
+    n = min(len(b) for b in whole.values())
+    onsets = [
+        round(e.t_onset * EngineConfig().fs)
+        for e in movements(_run(Engine(), _interleaved(whole, iter(lambda: 25, None))))
+    ]
+    assert len(onsets) >= 2
+    for end in (o + k for o in onsets for k in (5, 20, 40, 60) if o + k <= n):
+        for short in Side:
+            cut = {s: b.slice(0, end - 60 if s is short else end) for s, b in whole.items()}
+            blocks = [b.slice(i, i + 25) for b in cut.values() for i in range(0, len(b), 25)]
+            blocks.sort(key=lambda b: float(b.t[-1]))
+            found = movements(_run(Engine(), blocks))
+            assert len(found) >= sum(o < end - 160 for o in onsets), (end, short)
+
+
 def test_memory_is_bounded_by_the_look_back() -> None:
     engine = Engine()
     sim = simulate("home-day", SimConfig(duration=900.0, seed=1))
