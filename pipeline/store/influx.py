@@ -314,7 +314,7 @@ class InfluxWriter:
 
     def _send(self, batch: list[Outgoing]) -> None:
         def delivered(rows: list[Outgoing]) -> None:
-            self.spool.mark_delivered(rows[0].stream, rows[-1].row_id)
+            self.spool.acknowledge(rows)
             self.sent += len(rows)
 
         def refused(row: Outgoing, message: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from operator import itemgetter
@@ -127,6 +128,24 @@ def mark_delivered(db: sqlite3.Connection, stream: Stream, upto: int) -> None:
         "UPDATE delivery SET delivered_id = max(delivered_id, ?) WHERE stream = ?",
         (upto, stream.value),
     )
+
+
+def acknowledge(db: sqlite3.Connection, rows: Sequence[Outgoing]) -> None:
+    """The server took `rows` (consecutive pending rows of one stream): move the cursor.
+
+    Rows of the batch the disk guard dropped while it was in flight were counted as
+    dropped undelivered; the server has them after all, so they come off that count.
+    """
+    stream, first, last = rows[0].stream, rows[0].row_id, rows[-1].row_id
+    (kept,) = db.execute(
+        f"SELECT count(*) FROM {stream.value} WHERE id BETWEEN ? AND ?", (first, last)
+    ).fetchone()
+    if gone := len(rows) - int(kept):
+        db.execute(
+            "UPDATE delivery SET dropped = max(0, dropped - ?) WHERE stream = ?",
+            (gone, stream.value),
+        )
+    mark_delivered(db, stream, last)
 
 
 def quarantine(db: sqlite3.Connection, item: Outgoing, message: str, at: float) -> None:

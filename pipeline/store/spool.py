@@ -366,6 +366,12 @@ class Spool:
             outbox.mark_delivered(db, stream, upto)
             outbox.set_meta(db, {"last_delivery_at": repr(time.time())})
 
+    def acknowledge(self, rows: Sequence[Outgoing]) -> None:
+        """The server took `rows`, consecutive pending rows of one stream; committed on return."""
+        with self._write() as db:
+            outbox.acknowledge(db, rows)
+            outbox.set_meta(db, {"last_delivery_at": repr(time.time())})
+
     def quarantine(self, item: Outgoing, message: str) -> None:
         """The server refused `item` for good: keep it aside with `message`, move on."""
         with self._write() as db:

@@ -223,6 +223,23 @@ def test_delivered_rows_make_room_before_anything_is_dropped(tmp_path: Path) -> 
         assert spool.counts()["samples"] < 6000
 
 
+def test_a_batch_dropped_while_in_flight_and_then_taken_is_not_counted_as_dropped(
+    tmp_path: Path,
+) -> None:
+    with Spool.in_dir(tmp_path, max_bytes=600_000) as spool:
+        info = spool.start_session(subject="P01", source="x", mode="demo", started_at=T0)
+        spool.add_samples(info.id, [samples(Side.L, 3000)])
+        in_flight = spool.pending(Stream.SAMPLES, 1000)
+        for k in range(1, 4):  # the disk guard prunes the oldest, in flight among them
+            spool.add_samples(info.id, [samples(Side.L, 1000, start=k * 30.0)])
+        dropped = spool.delivery_status().dropped[Stream.SAMPLES]
+        assert dropped > 1000
+        spool.acknowledge(in_flight)  # the server took them after all
+        status = spool.delivery_status()
+        assert status.dropped[Stream.SAMPLES] == dropped - 1000
+        assert status.pending[Stream.SAMPLES] == spool.counts()["samples"]
+
+
 def test_only_events_left_then_events_go_too(tmp_path: Path) -> None:
     with Spool.in_dir(tmp_path, max_bytes=200_000) as spool:
         info = spool.start_session(subject="P01", source="x", mode="demo", started_at=T0)
