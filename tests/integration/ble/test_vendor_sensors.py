@@ -113,7 +113,9 @@ def test_verity_sense_and_metamotion_stream_together(rig: Rig) -> None:
     # ... so that clock shows the IMU's own oscillator running 0.3 % slow
     rate = (len(t) - 1) / float(t[-1] - t[0])
     print(f"MetaMotion: board clock {drift:+.0f} ppm (true 20), sample rate {rate:.2f} Hz")
-    assert drift == pytest.approx(20.0, abs=100.0)
+    # 4 s of arrivals on a busy machine cannot resolve 20 ppm (one run read 167 ppm);
+    # what matters is that it is the board's clock, not the IMU's 3000 ppm
+    assert drift == pytest.approx(20.0, abs=1000.0)
     assert rate == pytest.approx(100.0 * (1 - 3000e-6), rel=1e-3)
 
 
