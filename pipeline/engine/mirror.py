@@ -223,6 +223,24 @@ class MirrorStage:
             i -= 1
         return a0 + i
 
+    def _voluntary(
+        self,
+        side: Side,
+        peak: float,
+        begin: int,
+        a0: int,
+        d: int,
+        slow: dict[Side, History],
+        detectors: dict[Side, OnsetDetector],
+    ) -> bool:
+        """Whether activity of `side` peaking at `peak`, begun at grid row `begin`, is a
+        voluntary movement: strong enough, and turning the hand one way for a while
+        (a tremor burst is strong but swings back and forth)."""
+        detector = detectors.get(side)
+        if detector is None or peak < detector.min_peak:
+            return False  # a twitch or jitter at rest
+        return _rise(slow[side], a0, begin, d) >= detector.min_slow_share * peak
+
     def _partner(self, m: Movement, d: int) -> Movement | None:
         """The closest other-side onset within lag_window of `m`, known by row `d`."""
         near = [
@@ -267,16 +285,26 @@ class MirrorStage:
         completeness = {s: float(env[s][1].mean()) if env[s][1].size else 0.0 for s in Side}
         peak_a, peak_c = float(excess[a].max()), float(excess[c].max())
         coupling, xlag = _coupling(excess[a], excess[c], self._post)
+        begin = self._begin(active, excess[a], env[a][1], a0, rest[a])
+        independent = False  # the other hand's own movement, begun together with this one
         if (
             contra is not None
             and coupling < cfg.min_coupling
             and peak_c < cfg.bimanual_ratio * peak_a
         ):
             # A weaker onset of the other hand that does not follow this movement's
-            # shape (a tremor burst, a fidget) is a movement of its own, not a copy.
-            self._pending.append(contra)
-            contra = None
-        begin = self._begin(active, excess[a], env[a][1], a0, rest[a])
+            # shape is no copy. Begun with this one, and voluntary by the same checks,
+            # both hands moved on purpose (two hands rarely share a shape when they do
+            # different things); else it is a movement of its own, or a fidget.
+            begin_c = self._begin(contra, excess[c], env[c][1], a0, rest[c])
+            independent = (
+                task.active is None
+                and abs(begin_c - begin) < cfg.bimanual_max_lag * cfg.fs
+                and self._voluntary(c, peak_c, begin_c, a0, d, slow, detectors)
+            )
+            if not independent:
+                self._pending.append(contra)
+                contra = None
         start = begin - active.delay  # fractional grid row where the active hand began
         lag: float | None = None  # rows from the active to the other hand's onset
         rest_c = rest[c]
@@ -316,11 +344,8 @@ class MirrorStage:
                 a, c, peak_a, peak_c = c, a, peak_c, peak_a
                 start, lag, xlag = start + lag, -lag, -xlag
                 copy_ratio = None
-        if a not in detectors or peak_a < detectors[a].min_peak:
-            return None  # a twitch or jitter at rest, not a voluntary movement
-        own = round(start + active.delay)  # grid row where hand `a` began
-        if _rise(slow[a], a0, own, d) < detectors[a].min_slow_share * peak_a:
-            return None  # a tremor burst: strong, but swinging back and forth
+        if not self._voluntary(a, peak_a, round(start + active.delay), a0, d, slow, detectors):
+            return None
         end = self._end_row(active, d)
         if end is not None and end - begin < self._min_dur:
             return None  # a glitch or a twitch, however strong
@@ -334,7 +359,8 @@ class MirrorStage:
             together = min(lag, xlag) < cfg.bimanual_max_lag * cfg.fs
             intended = task.active is a
             strong = ratio >= cfg.bimanual_ratio
-            kind = Kind.BIMANUAL if strong and together and not intended else Kind.MIRROR
+            both = (strong and together and not intended) or independent
+            kind = Kind.BIMANUAL if both else Kind.MIRROR
         else:
             incomplete = rest_c is None or completeness[c] < cfg.min_completeness
             kind = Kind.INDETERMINATE if incomplete else Kind.UNIMANUAL

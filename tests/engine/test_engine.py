@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import statistics
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from pipeline.engine.config import EngineConfig
 from pipeline.engine.events import Event, Kind, Onset
 from pipeline.evaluation import score
 from sensors.simulated import SimConfig, Simulation, simulate
-from sensors.types import ImuBlock, Side
+from sensors.types import FloatArray, ImuBlock, Side
 
 
 def _whole(sim: Simulation) -> dict[Side, ImuBlock]:
@@ -210,3 +211,26 @@ def test_reset_forgets_everything(drill: Simulation) -> None:
     engine.reset()
     assert _as_lines(_run(engine, drill.blocks())) == _as_lines(first)
     assert _as_lines(first) == _as_lines(_run(Engine(), drill.blocks()))
+
+
+def _bell(t: FloatArray, start: float, length: float) -> FloatArray:
+    """A minimum-jerk speed profile from `start`, `length` s long, peak 1."""
+    x = np.clip((t - start) / length, 0.0, 1.0)
+    return 16.0 * (x * (1.0 - x)) ** 2
+
+
+def test_both_hands_starting_together_on_different_movements_are_bimanual() -> None:
+    # A reach of the left hand and, begun 20 ms later, three quick weaker turns of the
+    # right: no copy of each other's shape, both on purpose. That is one bimanual
+    # movement, not two unimanual ones.
+    fs, n = 100.0, 2000
+    t = np.arange(n) / fs
+    rng = np.random.default_rng(3)
+    gyr = {s: rng.normal(0.0, 0.01, (n, 3)) for s in Side}
+    gyr[Side.L][:, 0] += 3.0 * _bell(t, 10.0, 0.8)
+    gyr[Side.R][:, 1] += 1.6 * (_bell(t, 10.02, 0.3) - _bell(t, 10.32, 0.3) + _bell(t, 10.62, 0.3))
+    acc = {s: np.tile([0.0, 0.0, 9.81], (n, 1)) + rng.normal(0.0, 0.02, (n, 3)) for s in Side}
+    whole = {s: ImuBlock(side=s, t=t, acc=acc[s], gyr=gyr[s]) for s in Side}
+    events = movements(_run(Engine(), _interleaved(whole, itertools.repeat(10))))
+    assert [(e.kind, round(e.t_onset, 1)) for e in events] == [(Kind.BIMANUAL, 10.0)]
+    assert 0.4 < events[0].mirror_ratio < 0.7
