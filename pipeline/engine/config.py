@@ -25,7 +25,11 @@ class EngineConfig:
     max_gap: float = 0.1  # s between two samples beyond which the span is missing, not bridged
     max_gap_no_gyro: float = 0.04  # s, the same for an accelerometer-only side
     gyro_lowpass: float = 5.0  # Hz, angular rate is smoothed to this band (tremor out)
-    acc_lowpass: float = 5.0  # Hz, acceleration before its derivative (noise grows with f)
+    # Hz, acceleration before its derivative, whose noise grows with frequency. Real
+    # resting wrists put fidgets and tremor into the jerk from 3 Hz up: on the PADS tune
+    # subjects 2.5 Hz took false movements in rest from 2.5 to 0.9 a minute and recall
+    # from 90 to 99 %; the simulator's accelerometer-only recall stayed at 78 %.
+    acc_lowpass: float = 2.5
     # Hz: the same signal low-passed once more (2nd order) tells a voluntary movement,
     # which turns the hand one way for a while, from a tremor burst, whose rotation
     # swings back and forth: at 2 Hz a 5-7 Hz tremor is gone, a reach (1-2 Hz) is not.
@@ -62,10 +66,9 @@ class EngineConfig:
     # movements between pauses 0.5 and more (PADS, tune subjects), the simulator's quick
     # taps and trigger pulls 0.3-0.4: higher shares cost them.
     min_slow_share: float = 0.3
-    # The same for the accelerometer's jerk envelope. On real rest 0.3 takes false
-    # movements from 6.5 to 2.5 a minute at the same recall (PADS, tune subjects). The
-    # jerk of quick taps is mostly above 2 Hz: the simulator's acc-only recall falls
-    # from 92 to 79 %, so 0 suits tapping tasks on an accelerometer-only sensor.
+    # The same for the accelerometer's jerk envelope: on real rest (PADS, tune subjects,
+    # acc_lowpass 2.5 Hz) 0.3 takes false movements from 1.06 to 0.90 a minute at the
+    # same recall.
     acc_min_slow_share: float = 0.3
     # Where a movement begins: the last row before its rise where the envelope was within
     # this fraction of its peak above rest (the kinematic 5 %-of-peak convention), so

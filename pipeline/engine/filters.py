@@ -16,10 +16,12 @@ from pipeline.engine.align import Row
 from pipeline.engine.config import EngineConfig
 from sensors.types import STANDARD_GRAVITY, FloatArray
 
-# s by which the accelerometer-derivative envelope crosses its threshold ahead of the
-# rotation it reflects: the jerk of a min-jerk reach peaks early. Measured on the
-# simulator's lever-arm model (median over its scenarios); refine on real recordings.
-JERK_LEAD = 0.055
+# Cycles of the accelerometer low-pass's cutoff by which the derivative envelope
+# crosses its threshold ahead of the rotation it reflects: the jerk of a reach peaks
+# early, and the smoother the filter, the more of that lead it keeps. 0.055 s at
+# 5 Hz on the simulator's lever-arm model; at 2.5 Hz on the PADS tune subjects the
+# onsets came 54 ms early with a fixed 0.055 s, on time with 0.11 s.
+JERK_LEAD_CYCLES = 0.275
 
 Triple = tuple[float, float, float]  # one row of three channels
 State = tuple[float, float, float, float, float, float]
@@ -125,7 +127,7 @@ class ActivityEnvelope:
         # well below its cutoff, less (without a gyro) the lead of the jerk in the
         # acceleration over the rotation itself.
         _, gd = signal.group_delay(signal.sos2tf(sos), w=[0.5], fs=cfg.fs)
-        self.delay = float(gd[0]) - (0.0 if has_gyro else JERK_LEAD * cfg.fs)
+        self.delay = float(gd[0]) - (0.0 if has_gyro else JERK_LEAD_CYCLES / cutoff * cfg.fs)
         self._rate = cfg.fs / STANDARD_GRAVITY
         self._epoch = cfg.samples(cfg.baseline_epoch)
         self._still_gyro = cfg.still_gyro**2
