@@ -118,7 +118,7 @@ class Engine:
             history.write(start, env)
             self._slow[side].write(start, slow)
             self._valid[side] += len(env) - env.count(None)
-            for x in self._detectors[side].feed(start, env, history):
+            for x in self._detectors[side].feed(start, env, slow, history):
                 found.append(x)
                 if isinstance(x, Movement):
                     fs = self.cfg.fs

@@ -57,7 +57,8 @@ class OnsetDetector:
     it last was at or below level + k_start * spread; the envelope's own delay
     (`delay` rows) is taken off when the start time is reported. The movement
     ends after `min_off` below level + k_off * spread (and the floor's share of
-    it). The rest level and spread are the median and MAD of
+    it), or with the slow envelope below that and the envelope below the onset
+    threshold. The rest level and spread are the median and MAD of
     the envelope over rest epochs of fixed grid length, so thresholds change at
     the same rows however the input is split.
     """
@@ -104,9 +105,15 @@ class OnsetDetector:
         self._past: deque[tuple[int, float, float]] = deque(maxlen=self._keep)
         self._th = self._thresholds()  # (on, off), kept in step with level and spread
 
-    def feed(self, start: int, env: Sequence[float | None], history: History) -> list[Detection]:
-        """Rows [start, start + n) of the envelope; returns the onsets and ends found
-        in them, in row order.
+    def feed(
+        self,
+        start: int,
+        env: Sequence[float | None],
+        slow: Sequence[float | None],
+        history: History,
+    ) -> list[Detection]:
+        """Rows [start, start + n) of the envelope and the slow envelope; returns the
+        onsets and ends found in them, in row order.
 
         `history` must already hold these rows (backdating reads it).
         """
@@ -132,7 +139,13 @@ class OnsetDetector:
             elif self._active is not None:
                 assert self.level is not None
                 self._peak = max(self._peak, x - self.level)
-                if x < th_off:
+                # A hand that shakes after its movement (tremor) keeps the envelope
+                # above the offset threshold; the slow envelope, back under it, ends
+                # the movement too, if the envelope is under the onset threshold: a
+                # rapid alternating movement swings the slow envelope as low, but its
+                # envelope stays high but for dips shorter than min_off.
+                calm = slow[idx - start]
+                if x < th_off or (x < th_on and calm is not None and calm < th_off):
                     self._count_below(idx, found)
                 else:
                     self._below = 0

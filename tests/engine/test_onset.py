@@ -19,9 +19,13 @@ def _ends(env: list[float | None], cfg: EngineConfig | None = None) -> list[Move
 
 
 def _detect(
-    env: list[float | None], cfg: EngineConfig | None = None
+    env: list[float | None],
+    cfg: EngineConfig | None = None,
+    slow: list[float | None] | None = None,
 ) -> list[Movement | MovementEnd]:
+    """Detections in `env`, fed 4 rows at a time; the slow envelope is `env` unless given."""
     cfg = cfg or EngineConfig()
+    slow = env if slow is None else slow
     det = OnsetDetector(
         cfg, Side.L, cfg.gyro_spread_floor, cfg.gyro_on_floor, cfg.min_peak, delay=0.0
     )
@@ -30,7 +34,7 @@ def _detect(
     for start in range(0, len(env), 4):
         part = env[start : start + 4]
         hist.write(start, part)
-        out.extend(det.feed(start, part, hist))
+        out.extend(det.feed(start, part, slow[start : start + 4], hist))
     return out
 
 
@@ -54,6 +58,23 @@ def test_onset_backdated_and_offset_found() -> None:
     assert (end.side, end.serial) == (m.side, m.serial)
     assert 555 <= end.offset <= 562
     assert end.peak > 1.9
+
+
+def test_a_hand_shaking_after_its_movement_ends_it_by_the_slow_envelope() -> None:
+    # After a 0.6 s movement the hand shakes (tremor): its envelope stays at 0.2, above
+    # the offset threshold (under the onset one), while the slow envelope, which tremor
+    # hardly moves, is back near rest. The movement ends there, not when the tremor
+    # stops 3 s later.
+    env = _rest(1000)
+    bump = 2.0 * np.sin(np.linspace(0, np.pi, 60)) ** 2
+    for i, v in enumerate(bump):
+        env[500 + i] = float(env[500 + i] or 0.0) + float(v)
+    slow = list(env)
+    for i in range(540, 860):
+        env[i] = max(float(env[i] or 0.0), 0.2)
+    assert [e.offset for e in _ends(env)] == [860]  # by the envelope alone
+    (end,) = [x for x in _detect(env, slow=slow) if isinstance(x, MovementEnd)]
+    assert 555 <= end.offset <= 562
 
 
 def test_no_onset_during_start_up_or_from_noise() -> None:
