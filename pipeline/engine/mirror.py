@@ -287,24 +287,26 @@ class MirrorStage:
         coupling, xlag = _coupling(excess[a], excess[c], self._post)
         begin = self._begin(active, excess[a], env[a][1], a0, rest[a])
         independent = False  # the other hand's own movement, begun together with this one
-        if (
-            contra is not None
-            and coupling < cfg.min_coupling
-            and peak_c < cfg.bimanual_ratio * peak_a
-        ):
-            # A weaker onset of the other hand that does not follow this movement's
-            # shape is no copy. Begun with this one, and voluntary by the same checks,
-            # both hands moved on purpose (two hands rarely share a shape when they do
-            # different things); else it is a movement of its own, or a fidget.
+        begin_c = 0
+        if contra is not None:
             begin_c = self._begin(contra, excess[c], env[c][1], a0, rest[c])
-            independent = (
-                task.active is None
-                and abs(begin_c - begin) < cfg.bimanual_max_lag * cfg.fs
-                and self._voluntary(c, peak_c, begin_c, a0, d, slow, detectors)
-            )
-            if not independent:
-                self._pending.append(contra)
-                contra = None
+            # A weaker onset of the other hand that began before this movement's (a
+            # tremor burst, a fidget) is no copy, nor is one that does not follow this
+            # movement's shape. Begun with this one, and voluntary by the same checks,
+            # the latter is both hands moving on purpose (two hands rarely share a
+            # shape when they do different things); else it is a movement of its own.
+            weaker = peak_c < cfg.bimanual_ratio * peak_a
+            leads = begin_c - begin < -self._lead and weaker
+            if leads or (coupling < cfg.min_coupling and weaker):
+                independent = (
+                    not leads
+                    and task.active is None
+                    and abs(begin_c - begin) < cfg.bimanual_max_lag * cfg.fs
+                    and self._voluntary(c, peak_c, begin_c, a0, d, slow, detectors)
+                )
+                if not independent:
+                    self._pending.append(contra)
+                    contra = None
         start = begin - active.delay  # fractional grid row where the active hand began
         lag: float | None = None  # rows from the active to the other hand's onset
         rest_c = rest[c]
@@ -330,7 +332,7 @@ class MirrorStage:
             ):
                 lag, copy_ratio = copy.lag, copy.ratio
         if contra is not None:
-            lag = self._begin(contra, excess[c], env[c][1], a0, rest[c]) - begin
+            lag = begin_c - begin
         elif lag is not None and (peak_c > peak_a or task.active is c):
             # The other hand is the one moving on purpose. If a movement of its
             # own covers this onset, this is that movement's late copy, already
@@ -339,8 +341,11 @@ class MirrorStage:
             if self._inside_movement(c, m.onset, d):
                 return None
             # A movement of its own starting later in the window gets its own
-            # event: then this onset stays this hand's (a twitch, mostly).
-            if not self._starts_within(c, a0, d):
+            # event: then this onset stays this hand's (a twitch, mostly), and that
+            # stronger movement is no copy of it.
+            if self._starts_within(c, a0, d):
+                lag = copy_ratio = None
+            else:
                 a, c, peak_a, peak_c = c, a, peak_c, peak_a
                 start, lag, xlag = start + lag, -lag, -xlag
                 copy_ratio = None

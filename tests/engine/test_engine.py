@@ -234,3 +234,23 @@ def test_both_hands_starting_together_on_different_movements_are_bimanual() -> N
     events = movements(_run(Engine(), _interleaved(whole, itertools.repeat(10))))
     assert [(e.kind, round(e.t_onset, 1)) for e in events] == [(Kind.BIMANUAL, 10.0)]
     assert 0.4 < events[0].mirror_ratio < 0.7
+
+
+@pytest.mark.parametrize("lead", [0.12, 0.2])
+def test_a_weaker_movement_leading_the_other_hand_is_no_mirror_of_it(lead: float) -> None:
+    # The left hand moves weakly, then the right strongly, `lead` s later with the same
+    # shape. A mirror follows its movement: neither is a copy of the other, and no
+    # event may call the stronger hand a mirror at a ratio above 1.
+    fs, n = 100.0, 2000
+    t = np.arange(n) / fs
+    rng = np.random.default_rng(4)
+    gyr = {s: rng.normal(0.0, 0.01, (n, 3)) for s in Side}
+    gyr[Side.R][:, 0] += 3.0 * _bell(t, 10.0, 0.8)
+    gyr[Side.L][:, 0] += 0.9 * _bell(t, 10.0 - lead, 0.8)
+    acc = {s: np.tile([0.0, 0.0, 9.81], (n, 1)) + rng.normal(0.0, 0.02, (n, 3)) for s in Side}
+    whole = {s: ImuBlock(side=s, t=t, acc=acc[s], gyr=gyr[s]) for s in Side}
+    events = movements(_run(Engine(), _interleaved(whole, itertools.repeat(10))))
+    assert sorted((e.active, e.kind) for e in events) == [
+        (Side.L, Kind.UNIMANUAL),
+        (Side.R, Kind.UNIMANUAL),
+    ]
