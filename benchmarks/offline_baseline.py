@@ -24,6 +24,10 @@ from pipeline.engine.mirror import grade
 from sensors.types import STANDARD_GRAVITY as G
 from sensors.types import FloatArray, ImuBlock, Side
 
+# Hz, the reference's own band for the accelerometer's derivative, whatever the engine
+# uses (acc_lowpass): the engine's tuning must not move the bar it is measured against.
+ACC_LOWPASS = 5.0
+
 
 def envelopes(blocks: list[ImuBlock], cfg: EngineConfig) -> tuple[dict[Side, FloatArray], int]:
     """Zero-phase activity envelope per side on the engine's grid (NaN where missing)."""
@@ -42,7 +46,7 @@ def envelopes(blocks: list[ImuBlock], cfg: EngineConfig) -> tuple[dict[Side, Flo
         if valid.sum() > 30:
             gyro = width == 6
             sig = x[valid][:, 3:6] if gyro else x[valid][:, 0:3]
-            cutoff = cfg.gyro_lowpass if gyro else cfg.acc_lowpass
+            cutoff = cfg.gyro_lowpass if gyro else ACC_LOWPASS
             b, a = signal.butter(2, cutoff, fs=cfg.fs)
             if gyro:
                 y = signal.filtfilt(b, a, sig - np.median(sig, axis=0), axis=0)
