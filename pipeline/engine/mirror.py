@@ -295,9 +295,8 @@ class MirrorStage:
             # movement's shape. Begun with this one, and voluntary by the same checks,
             # the latter is both hands moving on purpose (two hands rarely share a
             # shape when they do different things); else it is a movement of its own.
-            weaker = peak_c < cfg.bimanual_ratio * peak_a
-            leads = begin_c - begin < -self._lead and weaker
-            if leads or (coupling < cfg.min_coupling and weaker):
+            leads = begin_c - begin < -self._lead
+            if peak_c < cfg.bimanual_ratio * peak_a and (leads or coupling < cfg.min_coupling):
                 independent = (
                     not leads
                     and task.active is None
