@@ -15,10 +15,12 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pipeline.store.outbox import Stream
 from pipeline.store.spool import Spool
+from sensors.types import ImuBlock, Side
 
 NO_DBUS = "unix:path=/nonexistent/mirrorwatch-test/system_bus_socket"
 
@@ -124,8 +126,11 @@ def test_status_drops_an_error_once_a_delivery_succeeded_after_it(tmp_path: Path
     r = _run(tmp_path, "status")
     assert "error    http://db:8086 answered 503" in r.stdout
     time.sleep(0.01)  # the delivery comes after the error on the wall clock
-    with Spool.in_dir(tmp_path / "data") as spool:
-        spool.mark_delivered(Stream.EVENTS, 0)
+    with Spool.in_dir(tmp_path / "data") as spool:  # one sample, delivered
+        info = spool.start_session(subject="P01", source="x", mode="demo", started_at=1e9)
+        block = ImuBlock(side=Side.L, t=np.zeros(1), acc=np.zeros((1, 3)), gyr=None)
+        spool.add_samples(info.id, [block])
+        spool.acknowledge(spool.pending(Stream.SAMPLES, 1))
     r = _run(tmp_path, "status")
     assert r.returncode == 0, r.stderr
     assert "\nerror " not in r.stdout

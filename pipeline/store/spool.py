@@ -360,12 +360,6 @@ class Spool:
         """Up to `limit` undelivered rows of `stream` in id order, as line-protocol points."""
         return outbox.pending(self._db, stream, limit)
 
-    def mark_delivered(self, stream: Stream, upto: int) -> None:
-        """The server acknowledged every row of `stream` up to id `upto`; committed on return."""
-        with self._write() as db:
-            outbox.mark_delivered(db, stream, upto)
-            outbox.set_meta(db, {"last_delivery_at": repr(time.time())})
-
     def acknowledge(self, rows: Sequence[Outgoing]) -> None:
         """The server took `rows`, consecutive pending rows of one stream; committed on return."""
         with self._write() as db:

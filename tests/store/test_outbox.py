@@ -122,9 +122,9 @@ def test_pending_rows_leave_only_when_marked_delivered(spool: Spool) -> None:
     first = spool.pending(Stream.EVENTS, 2)
     assert [o.row_id for o in first] == ids[:2]
     assert spool.pending(Stream.EVENTS, 2) == first  # reading is not delivering
-    spool.mark_delivered(Stream.EVENTS, ids[1])
+    spool.acknowledge(first)
     assert [o.row_id for o in spool.pending(Stream.EVENTS, 10)] == ids[2:]
-    spool.mark_delivered(Stream.EVENTS, ids[0])  # a late, older acknowledgement
+    spool.acknowledge(first[:1])  # a late, older acknowledgement
     assert [o.row_id for o in spool.pending(Stream.EVENTS, 10)] == ids[2:]
     status = spool.delivery_status()
     assert status.pending[Stream.EVENTS] == 1
@@ -214,7 +214,7 @@ def test_delivered_rows_make_room_before_anything_is_dropped(tmp_path: Path) -> 
         info = spool.start_session(subject="P01", source="x", mode="demo", started_at=T0)
         spool.add_samples(info.id, [samples(Side.L, 3000)])
         assert spool.counts()["samples"] == 3000
-        spool.mark_delivered(Stream.SAMPLES, 3000)
+        spool.acknowledge(spool.pending(Stream.SAMPLES, 3000))
         for k in range(1, 4):
             spool.add_samples(info.id, [samples(Side.L, 1000, start=k * 30.0)])
         status = spool.delivery_status()
