@@ -74,6 +74,11 @@ class EngineConfig:
     # this fraction of its peak above rest (the kinematic 5 %-of-peak convention), so
     # low-level activity just before the rise is not dated into the movement.
     onset_fraction: float = 0.05
+    # s the envelope must stay that low for the movement to begin there: real movements
+    # open with sub-movements whose pauses dip under that level for a few rows (a
+    # bimanual pair of the PADS tune subjects read as a copy 110 ms late); a fidget
+    # before the movement is followed by a longer pause and stays out
+    onset_quiet: float = 0.03
     # s: a shorter burst is a glitch or a twitch, not a voluntary movement (real rest
     # holds one-sample spikes of 0.5 rad/s, and fidgets of 0.1-0.3 s)
     min_duration: float = 0.2
@@ -113,7 +118,7 @@ class EngineConfig:
             "min_off",
         )
         _positive(self, "k_on", "k_off", "k_mirror", "max_duration", "lag_window", "max_active")
-        _positive(self, "z_copy", "noise_memory", "bimanual_max_lag", "null_span")
+        _positive(self, "z_copy", "noise_memory", "bimanual_max_lag", "null_span", "onset_quiet")
         for name in ("gyro_lowpass", "acc_lowpass", "slow_lowpass"):
             if not 0 < getattr(self, name) < self.fs / 2:
                 raise ConfigError(f"{name}: must be between 0 and fs/2")

@@ -53,6 +53,7 @@ class MirrorStage:
         self._min_off = cfg.samples(cfg.min_off)
         self._min_dur = cfg.samples(cfg.min_duration)
         self._null_rows = cfg.samples(cfg.null_span)
+        self._quiet = cfg.samples(cfg.onset_quiet)
         self._lead = cfg.samples(0.03)  # a copy may seem to lead by filter and grid jitter
         self._memory = cfg.noise_memory * cfg.fs
         self._pending: list[Movement] = []
@@ -206,7 +207,8 @@ class MirrorStage:
         rest: tuple[float, float] | None,
     ) -> int:
         """Row where `m` began: the last row before its rise to _RISE of its peak where its
-        envelope was within `onset_fraction` of that peak (or k_start spreads) of rest.
+        envelope was within `onset_fraction` of that peak (or k_start spreads) of rest
+        for `onset_quiet`: a shorter dip is a pause between sub-movements.
 
         Never earlier than the detector's own backdated onset, which only knew the
         movement's first rows; a fidget just before the rise stays out of it.
@@ -219,9 +221,16 @@ class MirrorStage:
             return m.onset
         th = max(self._cfg.k_start * rest[1], self._cfg.onset_fraction * peak)
         i = first + int(np.argmax(excess[first:] >= _RISE * peak))
-        while i > first and (excess[i] > th or not valid[i]):  # a gap says nothing
+        run = 0  # quiet rows in a row, walking back from the rise
+        while i > first:
+            if excess[i] > th or not valid[i]:  # a gap says nothing
+                run = 0
+            else:
+                run += 1
+                if run == self._quiet:
+                    return a0 + i + run - 1
             i -= 1
-        return a0 + i
+        return a0 + i + run
 
     def _voluntary(
         self,

@@ -254,3 +254,22 @@ def test_a_weaker_movement_leading_the_other_hand_is_no_mirror_of_it(lead: float
         (Side.L, Kind.UNIMANUAL),
         (Side.R, Kind.UNIMANUAL),
     ]
+
+
+def test_a_movement_begins_before_the_pause_between_its_sub_movements() -> None:
+    # Both hands start together at 10 s; the right opens with a small turn one way, then
+    # turns the other way in earnest. Its speed dips to nothing for a few rows between
+    # the two: a pause inside the movement, not its start, so the hands' lag is ~0.
+    fs, n = 100.0, 2000
+    t = np.arange(n) / fs
+    rng = np.random.default_rng(5)
+    gyr = {s: rng.normal(0.0, 0.01, (n, 3)) for s in Side}
+    gyr[Side.L][:, 0] += 2.0 * _bell(t, 10.0, 0.7)
+    gyr[Side.R][:, 1] += 0.4 * _bell(t, 10.0, 0.16) - 1.6 * _bell(t, 10.12, 0.5)
+    acc = {s: np.tile([0.0, 0.0, 9.81], (n, 1)) + rng.normal(0.0, 0.02, (n, 3)) for s in Side}
+    whole = {s: ImuBlock(side=s, t=t, acc=acc[s], gyr=gyr[s]) for s in Side}
+    events = movements(_run(Engine(), _interleaved(whole, itertools.repeat(10))))
+    assert [(e.kind, round(e.t_onset, 1)) for e in events] == [(Kind.BIMANUAL, 10.0)]
+    lag = events[0].lag_ms
+    assert lag is not None
+    assert abs(lag) <= 50.0
