@@ -226,7 +226,7 @@ def build(
         ratio, lag, side = 0.0, 0.0, trial.side
         if trial.kind == "mirror":
             lag = float(rng.uniform(0.02, 0.12))
-            ca, cg = _copy(active, trial.ratio, lag)
+            ca, cg = mirror_copy(active, trial.ratio, lag)
             _add(acc, gyr, trial.side.other, i0, ca, cg)
             ratio = float(speed(cg).max()) / active.peak
         elif trial.kind == "bimanual":
@@ -245,7 +245,7 @@ def build(
         at += len(active.acc) / FS + gap
     if variant != "recorded":
         for s in Side:
-            acc[s] = acc[s] + _gravity(gyr[s], rng)
+            acc[s] = acc[s] + gravity_turning(gyr[s], rng)
     return RealSession(name, variant, acc, gyr, truth)
 
 
@@ -280,7 +280,7 @@ def _add(
     gyr[side][i0 : i0 + m] += g[:m]
 
 
-def _copy(s: Stretch, ratio: float, lag: float) -> tuple[FloatArray, FloatArray]:
+def mirror_copy(s: Stretch, ratio: float, lag: float) -> tuple[FloatArray, FloatArray]:
     """The involuntary copy of `s`: reflected, smoothed, scaled to `ratio`, `lag` s late."""
     acc, gyr = reflect(s.acc, s.gyr)
     sos = signal.butter(2, 4.0, fs=FS, output="sos")
@@ -291,7 +291,7 @@ def _copy(s: Stretch, ratio: float, lag: float) -> tuple[FloatArray, FloatArray]
     return acc * scale, gyr * scale
 
 
-def _gravity(gyr: FloatArray, rng: np.random.Generator) -> FloatArray:
+def gravity_turning(gyr: FloatArray, rng: np.random.Generator) -> FloatArray:
     """Gravity in the sensor frame of a wrist turning at `gyr` from a random resting tilt."""
     # Forearm on the lap or a table: the back of the wrist roughly up, tilted up to 40 deg.
     tilt = Rotation.from_rotvec(rng.normal(0.0, 0.35, 3)).as_quat(scalar_first=True)
