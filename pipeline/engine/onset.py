@@ -58,9 +58,10 @@ class OnsetDetector:
     (`delay` rows) is taken off when the start time is reported. The movement
     ends after `min_off` below level + k_off * spread (and the floor's share of
     it), or with the slow envelope below that and the envelope below the onset
-    threshold. The rest level and spread are the median and MAD of
-    the envelope over rest epochs of fixed grid length, so thresholds change at
-    the same rows however the input is split.
+    threshold, or after `tremor_end` of the slow envelope below that when it never
+    rose `min_slow_share` of the peak (a tremor burst). The rest level and spread
+    are the median and MAD of the envelope over rest epochs of fixed grid length,
+    so thresholds change at the same rows however the input is split.
     """
 
     def __init__(
@@ -84,6 +85,7 @@ class OnsetDetector:
         self._epoch = cfg.samples(cfg.baseline_epoch)
         self._min_on = cfg.samples(cfg.min_on)
         self._min_off = cfg.samples(cfg.min_off)
+        self._tremor_end = cfg.samples(cfg.tremor_end)
         self._settle = cfg.samples(cfg.settle)
         self._max_back = cfg.samples(cfg.max_backdate)
         self._max_active = cfg.samples(cfg.max_active)
@@ -97,6 +99,8 @@ class OnsetDetector:
         self.spread = self._floor
         self._active: Movement | None = None
         self._peak = 0.0  # of the active movement, above its rest level
+        self._slow_top = 0.0
+        self._calm = 0
         self._serial = 0
         self._above = 0
         self._below = 0
@@ -145,8 +149,18 @@ class OnsetDetector:
                 # rapid alternating movement swings the slow envelope as low, but its
                 # envelope stays high but for dips shorter than min_off.
                 calm = slow[idx - start]
+                if calm is not None:
+                    self._slow_top = max(self._slow_top, calm - self.level)
+                    self._calm = self._calm + 1 if calm < th_off else 0
                 if x < th_off or (x < th_on and calm is not None and calm < th_off):
                     self._count_below(idx, found)
+                elif (
+                    self._calm >= self._tremor_end
+                    and self._slow_top < self.min_slow_share * self._peak
+                ):
+                    # Strong but never turning the hand one way, and calm for a while:
+                    # a tremor burst, which must not run into the next movement.
+                    found.append(self._end(idx - self._calm + 1))
                 else:
                     self._below = 0
                     if idx - self._active.onset >= self._max_active:
@@ -210,6 +224,8 @@ class OnsetDetector:
             delay=self._delay,
         )
         self._peak = peak - self.level
+        self._slow_top = 0.0  # highest slow envelope above the rest level since the commit
+        self._calm = 0  # rows in a row the slow envelope has been under th_off
         self._active = mov
         self._above = 0
         self._below = 0

@@ -273,3 +273,23 @@ def test_a_movement_begins_before_the_pause_between_its_sub_movements() -> None:
     lag = events[0].lag_ms
     assert lag is not None
     assert abs(lag) <= 50.0
+
+
+def test_a_tremor_burst_does_not_swallow_the_movement_that_follows() -> None:
+    # The left hand shakes at 6.8 Hz from 8 s (a parkinsonian rest tremor, waxing and
+    # waning) and reaches at 15 s. The tremor keeps the envelope over the onset
+    # threshold, but never turns the hand one way: it must not run on as one
+    # movement and take the reach into it.
+    fs, n = 100.0, 3000
+    t = np.arange(n) / fs
+    rng = np.random.default_rng(6)
+    gyr = {s: rng.normal(0.0, 0.01, (n, 3)) for s in Side}
+    tremor = np.clip((t - 8.0) / 2.0, 0.0, 1.0) * np.clip((22.0 - t) / 2.0, 0.0, 1.0)
+    tremor *= 2.0 * np.sin(2 * np.pi * 6.8 * t) * (1.0 + 0.5 * np.sin(2 * np.pi * 0.7 * t))
+    gyr[Side.L][:, 1] += tremor
+    gyr[Side.L][:, 0] += 2.5 * _bell(t, 15.0, 0.8)
+    acc = {s: np.tile([0.0, 0.0, 9.81], (n, 1)) + rng.normal(0.0, 0.02, (n, 3)) for s in Side}
+    whole = {s: ImuBlock(side=s, t=t, acc=acc[s], gyr=gyr[s]) for s in Side}
+    events = movements(_run(Engine(), _interleaved(whole, itertools.repeat(10))))
+    assert [(e.active, e.kind) for e in events] == [(Side.L, Kind.UNIMANUAL)]
+    assert 14.5 < events[0].t_onset < 15.2
