@@ -100,6 +100,8 @@ def pooled(scores: Iterable[Score]) -> Score:
         false=[e for s in scores for e in s.false],
         false_in_common_mode=sum(s.false_in_common_mode for s in scores),
         minutes=sum(s.minutes for s in scores),
+        in_bouts=[e for s in scores for e in s.in_bouts],
+        bout_minutes=sum(s.bout_minutes for s in scores),
     )
 
 
@@ -131,13 +133,14 @@ def row(name: str, s: Score, cm_mirrors: int, online: bool) -> str:
         + "".join(f"{x:>6}" for x in sens)
         + f"{fm / fn if fn else 0:7.1%}{bh / bn if bn else 1:7.1%}"
         + f"{statistics.median(rerr) if rerr else float('nan'):7.1%}{cm_mirrors:6d}"
+        + (f"{s.bout_events_per_min:7.1f}{s.bout_mirrors():6d}" if s.bout_minutes else "")
     )
 
 
 HEADER = (
     f"{'method':<9}{'recall':>7}{'fp/min':>7}{'onset':>8}{'lat50':>7}{'lat90':>6}"
     + "".join(f"{f'r{lo:g}':>6}" for lo, _ in RATIO_BINS)
-    + f"{'uni>mir':>7}{'bimanu':>7}{'r.err':>7}{'cm.mir':>6}"
+    + f"{'uni>mir':>7}{'bimanu':>7}{'r.err':>7}{'cm.mir':>6}{'bout/m':>7}{'b.mir':>6}"
 )
 
 
@@ -176,7 +179,7 @@ def main() -> None:
             else [NO_SUCH_SENSOR]
         )
         for method, events in (("online", on), ("offline", off)):
-            s = score(sim.truth, events, sim.duration, sim.common_mode)
+            s = score(sim.truth, events, sim.duration, sim.common_mode, sim.bouts)
             for k in keys:
                 groups[k][method].append(s)
                 cm[k][method] += common_mode_mirrors(sim, events)
@@ -184,7 +187,9 @@ def main() -> None:
                 print(f"{c.label():<48} {method:<8} {s.summary()}")
     print("\nonset/lat in ms; r<x>: mirror sensitivity for true ratio from x; uni>mir: unimanual")
     print("called mirror; bimanu: bimanual correct; r.err: median |ratio error|; cm.mir: mirror")
-    print(f"events during walking/vibration. Engine: {total_data / total_time:.0f}x real time.\n")
+    print("events during walking/vibration; bout/m: events per minute of continuous activity")
+    print("(eating, typing...), b.mir: mirror events there, where no mirror was put.")
+    print(f"Engine: {total_data / total_time:.0f}x real time.\n")
     for key, methods in groups.items():
         print(f"== {key}")
         print(HEADER)

@@ -14,6 +14,9 @@ from pipeline.engine.events import Kind, MovementEvent
 from sensors.scenarios import Interval, TruthMovement
 
 MATCH_WINDOW = 0.25  # s, a detected onset this close to a true one is the same movement
+# s around a bout of continuous activity where an event is still the bout's: its
+# first movement's onset is backdated, its last one's decision comes after its end
+BOUT_MARGIN = (0.5, 1.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +34,8 @@ class Score:
     false: list[MovementEvent]  # events matching no voluntary movement
     false_in_common_mode: int  # of which during walking or vibration
     minutes: float  # of data scored
+    in_bouts: list[MovementEvent]  # events during continuous activity: neither true nor false
+    bout_minutes: float  # of the data scored, in bouts of continuous activity
 
     @property
     def recall(self) -> float:
@@ -39,7 +44,18 @@ class Score:
 
     @property
     def false_per_min(self) -> float:
-        return len(self.false) / self.minutes if self.minutes else 0.0
+        """False events per minute outside bouts of continuous activity."""
+        outside = self.minutes - self.bout_minutes
+        return len(self.false) / outside if outside > 0 else 0.0
+
+    @property
+    def bout_events_per_min(self) -> float:
+        """Events per minute of continuous activity: what a bout is cut into."""
+        return len(self.in_bouts) / self.bout_minutes if self.bout_minutes else 0.0
+
+    def bout_mirrors(self) -> int:
+        """Events called mirror during continuous activity, where no mirror was put."""
+        return sum(e.kind is Kind.MIRROR for e in self.in_bouts)
 
     def onset_errors_ms(self) -> list[float]:
         """Detected minus true onset of each matched movement, ms."""
@@ -89,6 +105,7 @@ def score(
     events: Sequence[MovementEvent],
     duration: float,
     common_mode: Sequence[Interval] = (),
+    bouts: Sequence[Interval] = (),
 ) -> Score:
     """Pair each true movement with the nearest unused event of either side in time.
 
@@ -109,6 +126,13 @@ def score(
         else:
             used.add(best)
             matches.append(Match(tm, events[best]))
-    false = [e for i, e in enumerate(events) if i not in used]
+    unmatched = [e for i, e in enumerate(events) if i not in used]
+    before, after = BOUT_MARGIN
+    in_bouts: list[MovementEvent] = []
+    false: list[MovementEvent] = []
+    for e in unmatched:
+        bout = any(b.start - before <= e.t_onset <= b.end + after for b in bouts)
+        (in_bouts if bout else false).append(e)
     in_cm = sum(any(iv.start <= e.t_onset <= iv.end for iv in common_mode) for e in false)
-    return Score(matches, missed, false, in_cm, duration / 60.0)
+    bout_minutes = sum(b.end - b.start for b in bouts) / 60.0
+    return Score(matches, missed, false, in_cm, duration / 60.0, in_bouts, bout_minutes)

@@ -128,6 +128,7 @@ class Plan:
     strokes: tuple[Stroke, ...]
     walks: tuple[Walk, ...]
     vibrations: tuple[Vibration, ...]
+    bouts: tuple[Interval, ...]  # continuous activity (eating, typing...): no truth inside
 
     @property
     def common_mode(self) -> list[Interval]:
@@ -184,6 +185,16 @@ MOTIONS: tuple[str, ...] = tuple(_MOTIONS)
 _GENERIC = ("wrist-flex", "pronation", "grip", "trigger", "tapping", "reach")
 _GENERIC_P = (0.25, 0.2, 0.2, 0.1, 0.1, 0.15)
 _LAG = (0.02, 0.15)  # s, contralateral delay of mirror activity
+# Continuous activities of a day at home: the motions each busy hand draws from, the
+# pause between two of them (s), and how many hands are busy. Most daily activity
+# is two-handed.
+_BOUTS: dict[str, tuple[tuple[str, ...], tuple[float, float], int]] = {
+    "eating": (("reach", "pronation", "grip", "wrist-flex"), (0.05, 0.8), 2),
+    "typing": (("tapping", "trigger", "wrist-flex"), (0.0, 0.4), 2),
+    "dressing": (("reach", "pronation", "wrist-flex", "grip"), (0.0, 0.5), 2),
+    "writing": (("trigger", "wrist-flex", "opposition"), (0.0, 0.3), 1),
+}
+BOUT_ACTIVITIES: tuple[str, ...] = tuple(_BOUTS)
 # From forearm on a table, palm down, to arm hanging, palm to the thigh: 120 degrees about
 # this axis (right wrist). The rotation of one min-jerk lobe is peak * lobe * 8/15.
 _HANG_AXIS = (1 / math.sqrt(3), 1 / math.sqrt(3), -1 / math.sqrt(3))
@@ -201,6 +212,7 @@ class _Builder:
         self.strokes: list[Stroke] = []
         self.walks: list[Walk] = []
         self.vibrations: list[Vibration] = []
+        self.bouts: list[Interval] = []
 
     def u(self, bounds: tuple[float, float]) -> float:
         return float(self.rng.uniform(*bounds))
@@ -282,6 +294,21 @@ class _Builder:
                 return
             t = end
 
+    def bout(self, start: float, end: float, activity: str) -> None:
+        """Continuous activity from `start` to `end` s: each hand busy (`_BOUTS`) moves
+        on its own, one movement after another with pauses shorter than a rest's."""
+        motions, pause, hands = _BOUTS[activity]
+        busy = Side if hands == 2 else [Side.R if self.rng.random() < 0.5 else Side.L]
+        for side in busy:
+            t = start + self.u(pause)
+            while True:
+                s = self.stroke(str(self.rng.choice(motions)), side, t)
+                if s.end > end:
+                    break
+                self.strokes.append(s)
+                t = s.end + self.u(pause)
+        self.bouts.append(Interval(start, end, activity))
+
     def posture(self, start: float, end: float) -> None:
         """Both arms drop to hang at `start` s and come back up to end at `end` s."""
         for side in Side:
@@ -299,6 +326,7 @@ class _Builder:
             strokes=tuple(sorted(self.strokes, key=lambda s: s.start)),
             walks=tuple(self.walks),
             vibrations=tuple(self.vibrations),
+            bouts=tuple(self.bouts),
         )
 
 
@@ -368,8 +396,13 @@ def _home_day(b: _Builder) -> None:
             end = min(t + b.u((300.0, 900.0)), next_walk, b.duration)
             b.vibrations.append(Vibration(t, end, b.u((0.2, 0.6)), b.u((0.01, 0.04))))
             t = end + b.u((10.0, 60.0))
-        elif r < 0.5:
+        elif r < 0.4:
             t = min(t + b.u((120.0, 1200.0)), next_walk)
+        elif r < 0.7 and min(next_walk, b.duration) - t > 240.0:  # eating, typing...
+            start = t + b.u((10.0, 60.0))
+            end = min(start + b.u((120.0, 720.0)), next_walk - 30.0, b.duration - 30.0)
+            b.bout(start, end, str(b.rng.choice(BOUT_ACTIVITIES, p=(0.3, 0.3, 0.2, 0.2))))
+            t = end + b.u((10.0, 60.0))
         else:
             burst_end = min(t + b.u((60.0, 360.0)), next_walk)
             b.free(t, burst_end, kinds, (3.0, 25.0), ratio=(0.05, 0.5))

@@ -131,7 +131,7 @@ class SimConfig:
 class Simulation:
     """A planned session: its ground truth at once, its samples on demand."""
 
-    __slots__ = ("_plan", "common_mode", "config", "duration", "scenario", "truth")
+    __slots__ = ("_plan", "bouts", "common_mode", "config", "duration", "scenario", "truth")
 
     def __init__(self, scenario: str, config: SimConfig, plan: Plan) -> None:
         self.config = config
@@ -139,6 +139,7 @@ class Simulation:
         self.duration = plan.duration
         self.truth: list[TruthMovement] = list(plan.truth)
         self.common_mode: list[Interval] = plan.common_mode
+        self.bouts: list[Interval] = list(plan.bouts)  # continuous activity, no truth inside
         self._plan = plan
 
     def blocks(self) -> Iterator[ImuBlock]:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sensors.scenarios import FIREARM_TASKS
+from sensors.scenarios import BOUT_ACTIVITIES, FIREARM_TASKS, plan
 from sensors.simulated import (
     SCENARIOS,
     SimConfig,
@@ -286,6 +286,26 @@ def test_home_day_long_rests_walks_and_all_kinds() -> None:
     assert float(np.max(np.diff(onsets))) > 600.0  # long still periods
     for m in sim.truth:  # no voluntary movement while the body drives both wrists
         assert not any(i.start <= m.onset <= i.end for i in sim.common_mode)
+
+
+def test_home_day_has_bouts_of_continuous_mostly_two_handed_activity() -> None:
+    planned = plan("home-day", None, 0)
+    bouts = planned.bouts
+    share = sum(b.end - b.start for b in bouts) / planned.duration
+    assert 0.15 < share < 0.45  # eating, typing, dressing, writing: hours of a day
+    assert {b.label for b in bouts} == set(BOUT_ACTIVITIES)
+    assert all(120.0 <= b.end - b.start <= 720.0 for b in bouts[:-1])  # the last may be cut
+    both = 0.0
+    for b in bouts:
+        inside = [s for s in planned.strokes if b.start <= s.start and s.end <= b.end]
+        assert not any(b.start - 5.0 < m.onset < b.end + 10.0 for m in planned.truth)
+        sides = {s.side for s in inside}
+        per_hand_minute = len(inside) / len(sides) / ((b.end - b.start) / 60.0)
+        assert per_hand_minute > 40  # one movement after another, short pauses
+        both += (b.end - b.start) * (len(sides) == 2)
+    assert both > 0.6 * sum(b.end - b.start for b in bouts)  # most of it two-handed
+    # hundreds of hand movements an hour, counting the bouts' and the isolated ones
+    assert len(planned.strokes) / (planned.duration / 3600.0) > 300
 
 
 def dominant_frequency(x: FloatArray, fs: float) -> float:
