@@ -295,6 +295,17 @@ class MirrorStage:
         peak_a, peak_c = float(excess[a].max()), float(excess[c].max())
         coupling, xlag = _coupling(excess[a], excess[c], self._post)
         begin = self._begin(active, excess[a], env[a][1], a0, rest[a])
+        # When both hands are in bouts of continuous activity (eating, dressing), the
+        # other hand's activity is its own however it lines up with this movement: a
+        # hand busy on its own moves within a quarter second of any movement of the
+        # other about as often as not. (One hand busy is no bout of both: a tremoring
+        # hand is often that busy.)
+        own_bout = task.active is None and all(
+            s in detectors and detectors[s].busy_at(active.onset) for s in Side
+        )
+        if own_bout and contra is not None:
+            self._pending.append(contra)  # its own movement, with an event of its own
+            contra = None
         independent = False  # the other hand's own movement, begun together with this one
         begin_c = 0
         if contra is not None:
@@ -319,7 +330,7 @@ class MirrorStage:
         lag: float | None = None  # rows from the active to the other hand's onset
         rest_c = rest[c]
         copy_ratio: float | None = None  # the matched amplitude, when only it saw the copy
-        if contra is None and rest_c is not None:
+        if contra is None and rest_c is not None and not own_bout:
             past = histories[c].window(a0 - self._null_rows, a0)
             copy = self._match(excess[a], env[c], rest_c, past)
             z = -math.inf if copy is None else copy.score
@@ -362,7 +373,8 @@ class MirrorStage:
         end = self._end_row(active, d)
         if end is not None and end - begin < self._min_dur:
             return None  # a glitch or a twitch, however strong
-        ratio = peak_c / peak_a if lag is not None and peak_a > 0 else 0.0
+        both_busy = own_bout and peak_c >= detectors[c].min_peak  # moving on its own now
+        ratio = peak_c / peak_a if (lag is not None or both_busy) and peak_a > 0 else 0.0
         if copy_ratio is not None:
             ratio = copy_ratio  # the peak of a copy under the rest noise is mostly noise
         lag_ms = None if lag is None else lag / cfg.fs * 1000.0
@@ -374,6 +386,8 @@ class MirrorStage:
             strong = ratio >= cfg.bimanual_ratio
             both = (strong and together and not intended) or independent
             kind = Kind.BIMANUAL if both else Kind.MIRROR
+        elif both_busy:
+            kind = Kind.BIMANUAL
         else:
             incomplete = rest_c is None or completeness[c] < cfg.min_completeness
             kind = Kind.INDETERMINATE if incomplete else Kind.UNIMANUAL

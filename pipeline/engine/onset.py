@@ -29,6 +29,7 @@ class Movement:
     level: float
     spread: float
     delay: float  # rows the envelope trails the motion by (filter group delay)
+    busy: bool = False  # committed in a bout of continuous activity of its side
 
     @property
     def start(self) -> float:
@@ -61,7 +62,10 @@ class OnsetDetector:
     threshold, or after `tremor_end` of the slow envelope below that when it never
     rose `min_slow_share` of the peak (a tremor burst). The rest level and spread
     are the median and MAD of the envelope over rest epochs of fixed grid length,
-    so thresholds change at the same rows however the input is split.
+    so thresholds change at the same rows however the input is split. The share of
+    time spent in movements, turning the hand one way, says when the hand is in a bout
+    of continuous activity (`busy_at`); a movement begun in one ends only after
+    `bout_pause` at rest.
     """
 
     def __init__(
@@ -85,6 +89,10 @@ class OnsetDetector:
         self._epoch = cfg.samples(cfg.baseline_epoch)
         self._min_on = cfg.samples(cfg.min_on)
         self._min_off = cfg.samples(cfg.min_off)
+        self._bout_pause = cfg.samples(cfg.bout_pause)
+        # weight of one epoch in the share of time in movement, a moving average over
+        # about bout_window
+        self._share_weight = min(1.0, cfg.baseline_epoch / cfg.bout_window)
         self._tremor_end = cfg.samples(cfg.tremor_end)
         self._settle = cfg.samples(cfg.settle)
         self._max_back = cfg.samples(cfg.max_backdate)
@@ -101,6 +109,10 @@ class OnsetDetector:
         self._peak = 0.0  # of the active movement, above its rest level
         self._slow_top = 0.0
         self._calm = 0
+        self._off_rows = self._min_off  # rows below threshold that end the active movement
+        self._moving = 0  # rows of the current epoch spent in a movement
+        self.share = 0.0  # of about the last bout_window spent turning the hand in a movement
+        self._shares: deque[tuple[int, float]] = deque(maxlen=self._keep)
         self._serial = 0
         self._above = 0
         self._below = 0
@@ -151,7 +163,11 @@ class OnsetDetector:
                 calm = slow[idx - start]
                 if calm is not None:
                     self._slow_top = max(self._slow_top, calm - self.level)
-                    self._calm = self._calm + 1 if calm < th_off else 0
+                    if calm < th_off:
+                        self._calm += 1
+                    else:  # turning the hand one way, as a tremor burst does not
+                        self._calm = 0
+                        self._moving += 1
                 if x < th_off or (x < th_on and calm is not None and calm < th_off):
                     self._count_below(idx, found)
                 elif (
@@ -191,7 +207,7 @@ class OnsetDetector:
 
     def _count_below(self, idx: int, found: list[Detection]) -> None:
         self._below += 1
-        if self._below >= self._min_off:
+        if self._below >= self._off_rows:
             found.append(self._end(idx - self._below + 1))
             self._below = 0
 
@@ -222,7 +238,11 @@ class OnsetDetector:
             level=self.level,
             spread=self.spread,
             delay=self._delay,
+            busy=self.share >= self._cfg.bout_share,
         )
+        # In a bout of continuous activity (eating, dressing) the hand pauses for moments
+        # between one movement and the next; those pauses do not end the activity.
+        self._off_rows = self._bout_pause if mov.busy else self._min_off
         self._peak = peak - self.level
         self._slow_top = 0.0  # highest slow envelope above the rest level since the commit
         self._calm = 0  # rows in a row the slow envelope has been under th_off
@@ -240,7 +260,19 @@ class OnsetDetector:
             found = (level, spread)
         return found
 
+    def busy_at(self, idx: int) -> bool:
+        """Whether this side was in a bout of continuous activity at grid row `idx`."""
+        found = 0.0
+        for start, share in self._shares:
+            if start > idx:
+                break
+            found = share
+        return found >= self._cfg.bout_share
+
     def _end_epoch(self, idx: int) -> None:
+        self.share += self._share_weight * (self._moving / self._epoch - self.share)
+        self._moving = 0
+        self._shares.append((idx + 1, self.share))
         # Only an epoch entirely at rest and valid says anything about rest.
         rest = self._rest
         self._rest = []

@@ -293,3 +293,19 @@ def test_a_tremor_burst_does_not_swallow_the_movement_that_follows() -> None:
     events = movements(_run(Engine(), _interleaved(whole, itertools.repeat(10))))
     assert [(e.active, e.kind) for e in events] == [(Side.L, Kind.UNIMANUAL)]
     assert 14.5 < events[0].t_onset < 15.2
+
+
+@pytest.mark.parametrize(("seed", "activity"), [(29, "eating"), (16, "dressing")])
+def test_continuous_two_handed_activity_is_a_bout_not_a_stream_of_mirrors(
+    seed: int, activity: str
+) -> None:
+    # A day at home: minutes of both hands busy, one movement after another. Either
+    # hand moves within a quarter second of any movement of the other about as often
+    # as not; that is no copy. Without bouts: 58-62 events and 12-25 mirror events a
+    # minute of such activity.
+    sim = simulate("home-day", SimConfig(duration=900.0, seed=seed))
+    assert [b.label for b in sim.bouts] == [activity]
+    s = score(sim.truth, movements(_run(Engine(), sim.blocks())), sim.duration, (), sim.bouts)
+    assert s.bout_mirrors() <= 2, s.summary()
+    assert s.bout_events_per_min <= 10.0, s.bout_events_per_min
+    assert s.recall >= 0.95, s.summary()
