@@ -214,8 +214,8 @@ def build(
     total = lead + sum(3.0 + g for g in gaps) + 2.0
     n = int(total * FS)
     start = int(rng.integers(0, len(rest.acc[Side.L])))
-    acc = {s: _loop(rest.acc[s], start, n) for s in Side}
-    gyr = {s: _loop(rest.gyr[s], start, n) for s in Side}
+    acc = {s: looped(rest.acc[s], start, n) for s in Side}
+    gyr = {s: looped(rest.gyr[s], start, n) for s in Side}
     truth: list[TruthMovement] = []
     at = lead
     for trial, gap in zip(trials, gaps, strict=True):
@@ -260,7 +260,7 @@ def standard_trials(rng: np.random.Generator) -> list[Trial]:
     return [trials[int(i)] for i in order]
 
 
-def _loop(x: FloatArray, start: int, n: int) -> FloatArray:
+def looped(x: FloatArray, start: int, n: int) -> FloatArray:
     """`x` played forward then backward, again and again, from row `start`, n rows."""
     cycle = np.concatenate([x, x[::-1]])
     reps = (start + n) // len(cycle) + 1

@@ -9,7 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from benchmarks.acc_ratio_limit import estimates
 from benchmarks.real_accuracy import TUNE_SUBJECTS, sessions
+from benchmarks.real_rest import rest_session
 from benchmarks.real_sessions import (
     DEFAULT_DATA,
     FS,
@@ -95,3 +97,27 @@ def test_the_engine_holds_on_held_out_real_sessions() -> None:
         hit, n = s.mirror_sensitivity(0.08, 1.0)
         assert hit >= 0.9 * n, (session.name, s.summary())
         assert all(e.kind is not Kind.INDETERMINATE for e in events)
+
+
+def test_rest_sessions_hold_only_rest_and_the_accelerometer_feels_gravity(
+    recs: list[Recording],
+) -> None:
+    rest = next(r for r in recs if r.task == "Relaxed" and r.subject == "172")
+    gyro = rest_session(rest, "recorded", 1.0, 3)
+    acc = rest_session(rest, "acc-only", 1.0, 3)
+    assert gyro.truth == acc.truth == []
+    assert gyro.duration == acc.duration == 60.0
+    assert np.array_equal(gyro.gyr[Side.L], acc.gyr[Side.L])  # the same stretch of rest
+    assert np.median(np.linalg.norm(gyro.acc[Side.L], axis=1)) < 1.0  # as recorded
+    assert np.median(np.linalg.norm(acc.acc[Side.L], axis=1)) == pytest.approx(9.81, abs=0.3)
+    assert all(b.gyr is None for b in acc.blocks())
+
+
+def test_accelerometer_ratio_limit_is_orientation_not_the_copy(recs: list[Recording]) -> None:
+    # Without gravity the copy's jerk scales with the copy; with gravity turned along
+    # each wrist's own resting tilt, how the wrist is held decides half of it.
+    found = estimates(DEFAULT_DATA)
+    no_gravity = np.abs(np.asarray(found["no gravity"]) - 1.0)
+    with_gravity = np.abs(np.asarray(found["gravity"]) - 1.0)
+    assert np.median(no_gravity) < 0.1
+    assert np.median(with_gravity) > 2 * np.median(no_gravity)
