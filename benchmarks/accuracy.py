@@ -140,8 +140,9 @@ def row(name: str, s: Score, cm_mirrors: int, online: bool) -> str:
 HEADER = (
     f"{'method':<9}{'recall':>7}{'fp/min':>7}{'onset':>8}{'lat50':>7}{'lat90':>6}"
     + "".join(f"{f'r{lo:g}':>6}" for lo, _ in RATIO_BINS)
-    + f"{'uni>mir':>7}{'bimanu':>7}{'r.err':>7}{'cm.mir':>6}{'bout/m':>7}{'b.mir':>6}"
+    + f"{'uni>mir':>7}{'bimanu':>7}{'r.err':>7}{'cm.mir':>6}"
 )
+BOUT_HEADER = f"{'bout/m':>7}{'b.mir':>6}"  # only the simulator has bouts
 
 
 def main() -> None:
@@ -192,7 +193,7 @@ def main() -> None:
     print(f"Engine: {total_data / total_time:.0f}x real time.\n")
     for key, methods in groups.items():
         print(f"== {key}")
-        print(HEADER)
+        print(HEADER + BOUT_HEADER)
         for method in ("online", "offline"):
             print(row(method, pooled(methods[method]), cm[key][method], method == "online"))
         print()
