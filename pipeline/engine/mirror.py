@@ -298,8 +298,9 @@ class MirrorStage:
         # When both hands are in bouts of continuous activity (eating, dressing), the
         # other hand's activity is its own however it lines up with this movement: a
         # hand busy on its own moves within a quarter second of any movement of the
-        # other about as often as not. (One hand busy is no bout of both: a tremoring
-        # hand is often that busy.)
+        # other about as often as not. (The other hand alone being busy is not enough:
+        # on the PADS sessions, a movement every few seconds, that lost one copy in
+        # ten at 0.2 and 0.35.)
         own_bout = task.active is None and all(
             s in detectors and detectors[s].busy_at(active.onset) for s in Side
         )
