@@ -11,6 +11,7 @@ import pytest
 
 from benchmarks.acc_ratio_limit import estimates
 from benchmarks.real_accuracy import TUNE_SUBJECTS, sessions
+from benchmarks.real_bouts import bout_session
 from benchmarks.real_rest import rest_session
 from benchmarks.real_sessions import (
     DEFAULT_DATA,
@@ -121,3 +122,25 @@ def test_accelerometer_ratio_limit_is_orientation_not_the_copy(recs: list[Record
     with_gravity = np.abs(np.asarray(found["gravity"]) - 1.0)
     assert np.median(no_gravity) < 0.1
     assert np.median(with_gravity) > 2 * np.median(no_gravity)
+
+
+@pytest.mark.parametrize("hands", [1, 2])
+def test_bout_sessions_keep_real_movements_to_the_busy_hands_and_the_bout(
+    recs: list[Recording], hands: int
+) -> None:
+    rest = next(r for r in recs if r.task == "Relaxed" and r.subject == "172")
+    assert max(speed(rest.gyr[s]).max() for s in Side) < 0.1  # a calm rest
+    moves = [s for r in recs if r.subject == "130" for s in stretches(r)]
+    session, (a, b) = bout_session(rest, moves, "recorded", hands, 1.0, 5)
+    inside = slice(int(a * FS), int(b * FS))
+    busy = [s for s in Side if speed(session.gyr[s][inside]).max() > 0.8]
+    assert len(busy) == hands
+    for s in Side:
+        v = speed(session.gyr[s])
+        assert v[: inside.start].max() < 0.1  # rest before the bout
+        assert v[inside.stop :].max() < 0.1  # and after it
+        if s in busy:  # one movement after another: the hand is seldom still
+            assert np.mean(v[inside] > 0.1) > 0.5
+        else:
+            assert v[inside].max() < 0.1
+    assert session.truth == []
