@@ -317,7 +317,10 @@ class MirrorStage:
             # the latter is both hands moving on purpose (two hands rarely share a
             # shape when they do different things); else it is a movement of its own.
             leads = begin_c - begin < -self._lead
-            if peak_c < cfg.bimanual_ratio * peak_a and (leads or coupling < cfg.min_coupling):
+            late = begin_c - begin >= self._post  # past the lag window: not time-locked
+            if late or (
+                peak_c < cfg.bimanual_ratio * peak_a and (leads or coupling < cfg.min_coupling)
+            ):
                 independent = (
                     not leads
                     and task.active is None
@@ -362,8 +365,9 @@ class MirrorStage:
                 return None
             # A movement of its own starting later in the window gets its own
             # event: then this onset stays this hand's (a twitch, mostly), and that
-            # stronger movement is no copy of it.
-            if self._starts_within(c, a0, d):
+            # stronger movement is no copy of it. Nor is this onset a copy of that
+            # hand's activity if it leads it, or follows it only at the window's edge.
+            if self._starts_within(c, a0, d) or not -self._post < lag < self._lead:
                 lag = copy_ratio = None
             else:
                 a, c, peak_a, peak_c = c, a, peak_c, peak_a

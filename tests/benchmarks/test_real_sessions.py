@@ -6,12 +6,15 @@ where they are absent.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from benchmarks.acc_ratio_limit import estimates
 from benchmarks.real_accuracy import TUNE_SUBJECTS, sessions
 from benchmarks.real_bouts import bout_session
+from benchmarks.real_rest import events as engine_events
 from benchmarks.real_rest import rest_session
 from benchmarks.real_sessions import (
     DEFAULT_DATA,
@@ -24,6 +27,7 @@ from benchmarks.real_sessions import (
     stretches,
 )
 from pipeline.engine import Engine, movements
+from pipeline.engine.config import EngineConfig
 from pipeline.engine.events import Kind
 from pipeline.evaluation import score
 from sensors.types import Side
@@ -144,3 +148,18 @@ def test_bout_sessions_keep_real_movements_to_the_busy_hands_and_the_bout(
         else:
             assert v[inside].max() < 0.1
     assert session.truth == []
+
+
+def test_every_mirror_lag_is_a_measurement(recs: list[Recording]) -> None:
+    # A copy follows its movement, within the lag window: one leading by more than
+    # 30 ms, or at the window's edge and beyond, is no measured lag. Real sessions of
+    # the held-out subjects and one-handed real bouts (the resting hand's fidgets
+    # beside a busy hand) gave both before.
+    cfg = EngineConfig()
+    found = [e for s in sessions(DEFAULT_DATA, False, (1,)) for e in engine_events(s, cfg)]
+    moves = [s for r in recs if r.task != "Relaxed" for s in stretches(r)]
+    for rest in (r for r in recs if r.task == "Relaxed"):
+        found += engine_events(bout_session(rest, moves, "recorded", 1, 2.0, 1)[0], cfg)
+    lags = [e.lag_ms if e.lag_ms is not None else math.nan for e in found if e.kind is Kind.MIRROR]
+    assert len(lags) > 20
+    assert all(-30.0 <= lag < 250.0 for lag in lags), sorted(lags)
