@@ -3,6 +3,7 @@
     .venv/bin/python -m benchmarks.real_accuracy               # tune and held-out sets
     .venv/bin/python -m benchmarks.real_accuracy -v            # one line per session
     .venv/bin/python -m benchmarks.real_accuracy --data DIR    # other PADS-style files
+    .venv/bin/python -m benchmarks.real_accuracy --more-rest DIR   # more held-out rest
 
 Sessions (benchmarks/real_sessions.py): each subject's real seated rest on both
 wrists, with real movement stretches placed on it as unimanual, mirror (ratios
@@ -67,10 +68,23 @@ def extra(session: RealSession, s: Score) -> Extra:
     return Extra(inside, len(s.false) - inside, (session.duration - busy) / 60.0, len(spans))
 
 
-def sessions(data: Path, tune: bool, seeds: tuple[int, ...]) -> list[RealSession]:
-    """Every rest subject of the split, every variant, every seed."""
+def sessions(
+    data: Path, tune: bool, seeds: tuple[int, ...], more_rest: Path | None = None
+) -> list[RealSession]:
+    """Every rest subject of the split, every variant, every seed; `more_rest` holds
+    more seated-rest recordings, for held-out sessions only (subjects 001-099 and the
+    tune subjects are left out)."""
     recs = [r for r in recordings(data) if (r.subject in TUNE_SUBJECTS) == tune]
     rests = [r for r in recs if r.task == "Relaxed"]
+    if more_rest is not None and not tune:
+        rests += [
+            r
+            for r in recordings(more_rest)
+            if r.task.startswith("Relaxed")
+            and int(r.subject) >= 100
+            and r.subject not in TUNE_SUBJECTS
+            and (r.subject, r.task) not in {(x.subject, x.task) for x in rests}
+        ]
     moves = [s for r in recs if r.task != "Relaxed" for s in stretches(r)]
     if not rests or not moves:
         return []
@@ -137,6 +151,12 @@ def main() -> None:
     p.add_argument("--split", choices=("both", "tune", "held-out"), default="both")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--no-peer", action="store_true", help="skip the peer method (slow)")
+    p.add_argument(
+        "--more-rest",
+        type=Path,
+        metavar="DIR",
+        help="more seated-rest recordings (PADS-style) as backgrounds of held-out sessions",
+    )
     args = p.parse_args()
     if not args.data.is_dir():
         raise SystemExit(f"no real recordings at {args.data}: pass --data DIR (see the README)")
@@ -150,7 +170,7 @@ def main() -> None:
     for split, tune in (("tune", True), ("held-out", False)):
         if args.split not in ("both", split):
             continue
-        for session in sessions(args.data, tune, SEEDS):
+        for session in sessions(args.data, tune, SEEDS, args.more_rest):
             variant = session.variant
             keys = (f"{split}", f"{split} {variant}", "all", f"all {variant}")
             calls = {}
