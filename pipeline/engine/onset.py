@@ -29,7 +29,6 @@ class Movement:
     level: float
     spread: float
     delay: float  # rows the envelope trails the motion by (filter group delay)
-    busy: bool = False  # committed in a bout of continuous activity of its side
 
     @property
     def start(self) -> float:
@@ -111,7 +110,7 @@ class OnsetDetector:
         self._calm = 0
         self._off_rows = self._min_off  # rows below threshold that end the active movement
         self._moving = 0  # rows of the current epoch spent in a movement
-        self.share = 0.0  # of about the last bout_window spent turning the hand in a movement
+        self._share = 0.0  # of about the last bout_window spent turning the hand in a movement
         self._shares: deque[tuple[int, float]] = deque(maxlen=self._keep)
         self._serial = 0
         self._above = 0
@@ -238,11 +237,11 @@ class OnsetDetector:
             level=self.level,
             spread=self.spread,
             delay=self._delay,
-            busy=self.share >= self._cfg.bout_share,
         )
         # In a bout of continuous activity (eating, dressing) the hand pauses for moments
         # between one movement and the next; those pauses do not end the activity.
-        self._off_rows = self._bout_pause if mov.busy else self._min_off
+        busy = self._share >= self._cfg.bout_share
+        self._off_rows = self._bout_pause if busy else self._min_off
         self._peak = peak - self.level
         self._slow_top = 0.0  # highest slow envelope above the rest level since the commit
         self._calm = 0  # rows in a row the slow envelope has been under th_off
@@ -270,9 +269,9 @@ class OnsetDetector:
         return found >= self._cfg.bout_share
 
     def _end_epoch(self, idx: int) -> None:
-        self.share += self._share_weight * (self._moving / self._epoch - self.share)
+        self._share += self._share_weight * (self._moving / self._epoch - self._share)
         self._moving = 0
-        self._shares.append((idx + 1, self.share))
+        self._shares.append((idx + 1, self._share))
         # Only an epoch entirely at rest and valid says anything about rest.
         rest = self._rest
         self._rest = []
