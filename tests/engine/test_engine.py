@@ -13,7 +13,7 @@ import pytest
 
 from pipeline.engine import Engine, movements
 from pipeline.engine.config import EngineConfig
-from pipeline.engine.events import Event, Kind, Onset
+from pipeline.engine.events import Event, Kind, MovementEvent, Onset
 from pipeline.evaluation import score
 from sensors.simulated import SimConfig, Simulation, simulate
 from sensors.types import FloatArray, ImuBlock, Side
@@ -219,19 +219,34 @@ def _bell(t: FloatArray, start: float, length: float) -> FloatArray:
     return 16.0 * (x * (1.0 - x)) ** 2
 
 
+class _Wrists:
+    """Two resting wrists at 100 Hz, `seconds` long: movements are added to `gyr`."""
+
+    def __init__(self, seconds: float, seed: int) -> None:
+        self.t = np.arange(round(seconds * 100.0)) / 100.0
+        self._rng = np.random.default_rng(seed)
+        self.gyr = {s: self._rng.normal(0.0, 0.01, (len(self.t), 3)) for s in Side}
+
+    def events(self) -> list[MovementEvent]:
+        """The engine's movement events, both wrists streamed in 10-sample packets."""
+        n = len(self.t)
+        acc = {
+            s: np.tile([0.0, 0.0, 9.81], (n, 1)) + self._rng.normal(0.0, 0.02, (n, 3)) for s in Side
+        }
+        whole = {s: ImuBlock(side=s, t=self.t, acc=acc[s], gyr=self.gyr[s]) for s in Side}
+        return movements(_run(Engine(), _interleaved(whole, itertools.repeat(10))))
+
+
 def test_both_hands_starting_together_on_different_movements_are_bimanual() -> None:
     # A reach of the left hand and, begun 20 ms later, three quick weaker turns of the
     # right: no copy of each other's shape, both on purpose. That is one bimanual
     # movement, not two unimanual ones.
-    fs, n = 100.0, 2000
-    t = np.arange(n) / fs
-    rng = np.random.default_rng(3)
-    gyr = {s: rng.normal(0.0, 0.01, (n, 3)) for s in Side}
-    gyr[Side.L][:, 0] += 3.0 * _bell(t, 10.0, 0.8)
-    gyr[Side.R][:, 1] += 1.6 * (_bell(t, 10.02, 0.3) - _bell(t, 10.32, 0.3) + _bell(t, 10.62, 0.3))
-    acc = {s: np.tile([0.0, 0.0, 9.81], (n, 1)) + rng.normal(0.0, 0.02, (n, 3)) for s in Side}
-    whole = {s: ImuBlock(side=s, t=t, acc=acc[s], gyr=gyr[s]) for s in Side}
-    events = movements(_run(Engine(), _interleaved(whole, itertools.repeat(10))))
+    w = _Wrists(20.0, 3)
+    w.gyr[Side.L][:, 0] += 3.0 * _bell(w.t, 10.0, 0.8)
+    w.gyr[Side.R][:, 1] += 1.6 * (
+        _bell(w.t, 10.02, 0.3) - _bell(w.t, 10.32, 0.3) + _bell(w.t, 10.62, 0.3)
+    )
+    events = w.events()
     assert [(e.kind, round(e.t_onset, 1)) for e in events] == [(Kind.BIMANUAL, 10.0)]
     assert 0.4 < events[0].mirror_ratio < 0.7
 
@@ -241,15 +256,10 @@ def test_a_weaker_movement_leading_the_other_hand_is_no_mirror_of_it(lead: float
     # The left hand moves weakly, then the right strongly, `lead` s later with the same
     # shape. A mirror follows its movement: neither is a copy of the other, and no
     # event may call the stronger hand a mirror at a ratio above 1.
-    fs, n = 100.0, 2000
-    t = np.arange(n) / fs
-    rng = np.random.default_rng(4)
-    gyr = {s: rng.normal(0.0, 0.01, (n, 3)) for s in Side}
-    gyr[Side.R][:, 0] += 3.0 * _bell(t, 10.0, 0.8)
-    gyr[Side.L][:, 0] += 0.9 * _bell(t, 10.0 - lead, 0.8)
-    acc = {s: np.tile([0.0, 0.0, 9.81], (n, 1)) + rng.normal(0.0, 0.02, (n, 3)) for s in Side}
-    whole = {s: ImuBlock(side=s, t=t, acc=acc[s], gyr=gyr[s]) for s in Side}
-    events = movements(_run(Engine(), _interleaved(whole, itertools.repeat(10))))
+    w = _Wrists(20.0, 4)
+    w.gyr[Side.R][:, 0] += 3.0 * _bell(w.t, 10.0, 0.8)
+    w.gyr[Side.L][:, 0] += 0.9 * _bell(w.t, 10.0 - lead, 0.8)
+    events = w.events()
     assert sorted((e.active, e.kind) for e in events) == [
         (Side.L, Kind.UNIMANUAL),
         (Side.R, Kind.UNIMANUAL),
@@ -260,15 +270,10 @@ def test_a_movement_begins_before_the_pause_between_its_sub_movements() -> None:
     # Both hands start together at 10 s; the right opens with a small turn one way, then
     # turns the other way in earnest. Its speed dips to nothing for a few rows between
     # the two: a pause inside the movement, not its start, so the hands' lag is ~0.
-    fs, n = 100.0, 2000
-    t = np.arange(n) / fs
-    rng = np.random.default_rng(5)
-    gyr = {s: rng.normal(0.0, 0.01, (n, 3)) for s in Side}
-    gyr[Side.L][:, 0] += 2.0 * _bell(t, 10.0, 0.7)
-    gyr[Side.R][:, 1] += 0.4 * _bell(t, 10.0, 0.16) - 1.6 * _bell(t, 10.12, 0.5)
-    acc = {s: np.tile([0.0, 0.0, 9.81], (n, 1)) + rng.normal(0.0, 0.02, (n, 3)) for s in Side}
-    whole = {s: ImuBlock(side=s, t=t, acc=acc[s], gyr=gyr[s]) for s in Side}
-    events = movements(_run(Engine(), _interleaved(whole, itertools.repeat(10))))
+    w = _Wrists(20.0, 5)
+    w.gyr[Side.L][:, 0] += 2.0 * _bell(w.t, 10.0, 0.7)
+    w.gyr[Side.R][:, 1] += 0.4 * _bell(w.t, 10.0, 0.16) - 1.6 * _bell(w.t, 10.12, 0.5)
+    events = w.events()
     assert [(e.kind, round(e.t_onset, 1)) for e in events] == [(Kind.BIMANUAL, 10.0)]
     lag = events[0].lag_ms
     assert lag is not None
@@ -280,17 +285,12 @@ def test_a_tremor_burst_does_not_swallow_the_movement_that_follows() -> None:
     # waning) and reaches at 15 s. The tremor keeps the envelope over the onset
     # threshold, but never turns the hand one way: it must not run on as one
     # movement and take the reach into it.
-    fs, n = 100.0, 3000
-    t = np.arange(n) / fs
-    rng = np.random.default_rng(6)
-    gyr = {s: rng.normal(0.0, 0.01, (n, 3)) for s in Side}
-    tremor = np.clip((t - 8.0) / 2.0, 0.0, 1.0) * np.clip((22.0 - t) / 2.0, 0.0, 1.0)
-    tremor *= 2.0 * np.sin(2 * np.pi * 6.8 * t) * (1.0 + 0.5 * np.sin(2 * np.pi * 0.7 * t))
-    gyr[Side.L][:, 1] += tremor
-    gyr[Side.L][:, 0] += 2.5 * _bell(t, 15.0, 0.8)
-    acc = {s: np.tile([0.0, 0.0, 9.81], (n, 1)) + rng.normal(0.0, 0.02, (n, 3)) for s in Side}
-    whole = {s: ImuBlock(side=s, t=t, acc=acc[s], gyr=gyr[s]) for s in Side}
-    events = movements(_run(Engine(), _interleaved(whole, itertools.repeat(10))))
+    w = _Wrists(30.0, 6)
+    tremor = np.clip((w.t - 8.0) / 2.0, 0.0, 1.0) * np.clip((22.0 - w.t) / 2.0, 0.0, 1.0)
+    tremor *= 2.0 * np.sin(2 * np.pi * 6.8 * w.t) * (1.0 + 0.5 * np.sin(2 * np.pi * 0.7 * w.t))
+    w.gyr[Side.L][:, 1] += tremor
+    w.gyr[Side.L][:, 0] += 2.5 * _bell(w.t, 15.0, 0.8)
+    events = w.events()
     assert [(e.active, e.kind) for e in events] == [(Side.L, Kind.UNIMANUAL)]
     assert 14.5 < events[0].t_onset < 15.2
 
