@@ -3,42 +3,24 @@
 from __future__ import annotations
 
 import pytest
+from factories import movement_event
 
-from pipeline.engine.events import Kind, MovementEvent
+from pipeline.engine.events import Kind
 from pipeline.evaluation import score
 from sensors.scenarios import Interval, TruthMovement
 from sensors.types import Side
-
-
-def _event(t: float, kind: Kind = Kind.UNIMANUAL) -> MovementEvent:
-    return MovementEvent(
-        t_onset=t,
-        t_offset=t + 0.5,
-        active=Side.L,
-        kind=kind,
-        mirror_ratio=0.2 if kind is Kind.MIRROR else 0.0,
-        lag_ms=50.0 if kind is Kind.MIRROR else None,
-        coupling=0.8,
-        grade=2 if kind is Kind.MIRROR else 0,
-        peak_active=1.0,
-        peak_contra=0.2,
-        completeness={Side.L: 1.0, Side.R: 1.0},
-        detected_at=t + 0.1,
-        decided_at=t + 0.8,
-        task=None,
-    )
 
 
 def test_events_in_a_bout_are_neither_found_movements_nor_false_ones() -> None:
     truth = [TruthMovement(10.0, 10.6, Side.L, "unimanual", 0.0, 0.0, 1.0, None)]
     bout = Interval(60.0, 180.0, "eating")
     events = [
-        _event(10.05),  # the true movement
-        _event(30.0),  # a false one, in rest
-        _event(59.6),  # the bout's first movement, backdated a little
-        _event(100.0, Kind.MIRROR),
-        _event(180.8),  # decided just after the bout
-        _event(182.0),  # false again: the bout is over
+        movement_event(10.05),  # the true movement
+        movement_event(30.0),  # a false one, in rest
+        movement_event(59.6),  # the bout's first movement, backdated a little
+        movement_event(100.0, Kind.MIRROR),
+        movement_event(180.8),  # decided just after the bout
+        movement_event(182.0),  # false again: the bout is over
     ]
     s = score(truth, events, 600.0, bouts=[bout])
     assert s.recall == 1.0
@@ -51,7 +33,7 @@ def test_events_in_a_bout_are_neither_found_movements_nor_false_ones() -> None:
 
 
 def test_without_bouts_every_unmatched_event_is_false() -> None:
-    s = score([], [_event(5.0), _event(70.0)], 120.0)
+    s = score([], [movement_event(5.0), movement_event(70.0)], 120.0)
     assert len(s.false) == 2
     assert s.in_bouts == []
     assert s.false_per_min == pytest.approx(1.0)

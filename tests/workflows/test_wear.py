@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from factories import movement_event
 
-from pipeline.engine.events import Kind, MovementEvent
+from pipeline.engine.events import Kind
 from pipeline.workflows.monitoring import Monitor
 from pipeline.workflows.wear import SideCheck, WearDetector
 from sensors.simulated import SimConfig, simulate
@@ -83,7 +84,7 @@ def test_monitor_hours_exclude_movements_into_a_sensor_off_the_wrist(
     for b in sorted(blocks, key=lambda b: float(b.t[-1])):
         mon.block(b)
     for t, kind in [(100.0, Kind.MIRROR), (700.0, Kind.MIRROR), (800.0, Kind.UNIMANUAL)]:
-        mon.event(event(t, kind))
+        mon.event(movement_event(t, kind))
     rows = mon.ready(1200.0) + mon.flush()
     by = {(r.hour, r.side): r for r in rows}
     assert set(by) == {(0, Side.L), (0, Side.R), (1, Side.L), (1, Side.R)}
@@ -96,27 +97,9 @@ def test_monitor_hours_exclude_movements_into_a_sensor_off_the_wrist(
     assert kinds == [("non-wear", Side.R, 0.0), ("worn-again", Side.R, 600.0)]
 
 
-def event(t: float, kind: Kind) -> MovementEvent:
-    return MovementEvent(
-        t_onset=t,
-        t_offset=t + 0.5,
-        active=Side.L,
-        kind=kind,
-        mirror_ratio=0.3 if kind is Kind.MIRROR else 0.0,
-        lag_ms=50.0 if kind is Kind.MIRROR else None,
-        coupling=0.8,
-        grade=2 if kind is Kind.MIRROR else 0,
-        peak_active=1.0,
-        peak_contra=0.3,
-        completeness={Side.L: 1.0, Side.R: 1.0},
-        detected_at=t + 0.1,
-        decided_at=t + 1.0,
-    )
-
-
 def test_status_counts_start_again_at_midnight() -> None:
     mon = Monitor(day_offset=86400.0 - 100.0)  # the session starts 100 s before midnight
-    mon.event(event(50.0, Kind.MIRROR))
+    mon.event(movement_event(50.0, Kind.MIRROR))
     assert (mon.counts.onsets[Side.L], mon.counts.mirror[Side.L]) == (1, 1)
-    mon.event(event(150.0, Kind.UNIMANUAL))
+    mon.event(movement_event(150.0, Kind.UNIMANUAL))
     assert (mon.counts.onsets[Side.L], mon.counts.mirror[Side.L]) == (1, 0)
