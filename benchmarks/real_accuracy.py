@@ -40,7 +40,6 @@ from benchmarks.real_sessions import (
     standard_trials,
     stretches,
 )
-from pipeline.engine import Engine, movements
 from pipeline.engine.config import EngineConfig
 from pipeline.engine.events import Kind, MovementEvent
 from pipeline.evaluation import Score, score
@@ -103,10 +102,7 @@ def _session(rest: Recording, moves: list[Stretch], variant: str, seed: int) -> 
 
 
 def run(session: RealSession, cfg: EngineConfig) -> tuple[list[MovementEvent], list[MovementEvent]]:
-    blocks = list(session.blocks())
-    engine = Engine(cfg)
-    online = movements([e for b in blocks for e in engine.feed(b)] + engine.flush())
-    return online, offline_detect(blocks, cfg)
+    return session.engine_events(cfg), offline_detect(list(session.blocks()), cfg)
 
 
 def trial_calls(session: RealSession, mirror: list[bool]) -> dict[str, list[bool]]:

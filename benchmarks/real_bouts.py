@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.real_accuracy import TUNE_SUBJECTS
-from benchmarks.real_rest import events
 from benchmarks.real_sessions import (
     DEFAULT_DATA,
     FS,
@@ -96,7 +95,7 @@ def main() -> None:
             total = totals.setdefault(key, [0.0, 0.0, 0.0])
             for rest in rests:
                 session, (a, b) = bout_session(rest, moves, variant, hands, args.minutes, args.seed)
-                found = events(session, cfg)
+                found = session.engine_events(cfg)
                 inside = [e for e in found if a - 0.5 <= e.t_onset <= b + 1.0]
                 mirrors = sum(e.kind is Kind.MIRROR for e in inside)
                 outside = len(found) - len(inside)

@@ -28,9 +28,8 @@ from benchmarks.real_sessions import (
     looped,
     recordings,
 )
-from pipeline.engine import Engine, movements
 from pipeline.engine.config import EngineConfig
-from pipeline.engine.events import Kind, MovementEvent
+from pipeline.engine.events import Kind
 from sensors.types import Side
 
 VARIANTS = ("recorded", "acc-only")
@@ -46,11 +45,6 @@ def rest_session(rec: Recording, variant: str, minutes: float, seed: int) -> Rea
     if variant == "acc-only":
         acc = {s: acc[s] + gravity_turning(gyr[s], rng) for s in Side}
     return RealSession(f"{rec.subject}_{rec.task}/{variant}", variant, acc, gyr, [])
-
-
-def events(session: RealSession, cfg: EngineConfig) -> list[MovementEvent]:
-    engine = Engine(cfg)
-    return movements([e for b in session.blocks() for e in engine.feed(b)] + engine.flush())
 
 
 def main() -> None:
@@ -71,7 +65,7 @@ def main() -> None:
     for rec in rests:
         cells = []
         for variant in VARIANTS:
-            found = events(rest_session(rec, variant, args.minutes, args.seed), cfg)
+            found = rest_session(rec, variant, args.minutes, args.seed).engine_events(cfg)
             mirrors = sum(e.kind is Kind.MIRROR for e in found)
             totals[variant][0] += len(found)
             totals[variant][1] += mirrors

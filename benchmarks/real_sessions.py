@@ -39,6 +39,9 @@ import numpy as np
 from scipy import signal
 from scipy.spatial.transform import Rotation
 
+from pipeline.engine import Engine, movements
+from pipeline.engine.config import EngineConfig
+from pipeline.engine.events import MovementEvent
 from sensors.scenarios import TruthMovement
 from sensors.types import STANDARD_GRAVITY, FloatArray, ImuBlock, Side
 
@@ -179,6 +182,11 @@ class RealSession:
     @property
     def duration(self) -> float:
         return len(self.acc[Side.L]) / FS
+
+    def engine_events(self, cfg: EngineConfig) -> list[MovementEvent]:
+        """The online engine's movement events on this session, streamed in blocks."""
+        engine = Engine(cfg)
+        return movements([e for b in self.blocks() for e in engine.feed(b)] + engine.flush())
 
     def blocks(self, size: int = 10) -> Iterator[ImuBlock]:
         """Both wrists in blocks of `size` samples, alternating sides as packets arrive."""

@@ -14,7 +14,6 @@ import pytest
 from benchmarks.acc_ratio_limit import estimates
 from benchmarks.real_accuracy import TUNE_SUBJECTS, sessions
 from benchmarks.real_bouts import bout_session
-from benchmarks.real_rest import events as engine_events
 from benchmarks.real_rest import rest_session
 from benchmarks.real_sessions import (
     DEFAULT_DATA,
@@ -156,10 +155,10 @@ def test_every_mirror_lag_is_a_measurement(recs: list[Recording]) -> None:
     # the held-out subjects and one-handed real bouts (the resting hand's fidgets
     # beside a busy hand) gave both before.
     cfg = EngineConfig()
-    found = [e for s in sessions(DEFAULT_DATA, False, (1,)) for e in engine_events(s, cfg)]
+    found = [e for s in sessions(DEFAULT_DATA, False, (1,)) for e in s.engine_events(cfg)]
     moves = [s for r in recs if r.task != "Relaxed" for s in stretches(r)]
     for rest in (r for r in recs if r.task == "Relaxed"):
-        found += engine_events(bout_session(rest, moves, "recorded", 1, 2.0, 1)[0], cfg)
+        found += bout_session(rest, moves, "recorded", 1, 2.0, 1)[0].engine_events(cfg)
     lags = [e.lag_ms if e.lag_ms is not None else math.nan for e in found if e.kind is Kind.MIRROR]
     assert len(lags) > 20
     assert all(-30.0 <= lag < 250.0 for lag in lags), sorted(lags)
